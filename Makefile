@@ -1,0 +1,88 @@
+# Image used by `make deploy` and `make docker-build`.
+IMG ?= ghcr.io/spell-platform/cast-operator:latest
+
+# Kubernetes version of the envtest control plane, built from source into bin/.
+ENVTEST_K8S_VERSION ?= 1.37.2
+
+GOOS ?= $(shell go env GOOS)
+GOARCH ?= $(shell go env GOARCH)
+LOCALBIN ?= $(CURDIR)/bin
+ENVTEST_DIR := $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)-$(GOOS)-$(GOARCH)
+# A user's KUBEBUILDER_ASSETS wins; otherwise the binaries we build.
+export KUBEBUILDER_ASSETS ?= $(ENVTEST_DIR)
+
+CONTROLLER_GEN ?= go tool controller-gen
+KUBECTL ?= kubectl
+
+# Extra flags for `go test`, e.g. TEST_ARGS='-run TestX -v'.
+TEST_ARGS ?=
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate the CRD and RBAC manifests under config/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd for envtest into bin/ (once).
+	@hack/build-envtest.sh $(ENVTEST_K8S_VERSION) $(ENVTEST_DIR)
+
+.PHONY: test
+test: manifests generate vet envtest ## Run unit tests and the envtest suites.
+	go test ./... -coverprofile cover.out $(TEST_ARGS)
+
+.PHONY: run
+run: manifests generate envtest ## Run controller and streamer on a local control plane (data in .local/).
+	go run . dev --data-dir .local
+
+##@ Build
+
+.PHONY: build
+build: manifests generate vet ## Build the static manager binary into bin/.
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/cast-operator .
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: ## Remove the CRD (and every Cast) from the cluster.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with image IMG to the current cluster.
+	$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator from the cluster.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -

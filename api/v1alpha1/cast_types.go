@@ -1,0 +1,223 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CastSpec says which workflow to run, where and with what. A Cast is one
+// execution, so everything but timeout is fixed once the Cast is created.
+//
+// +kubebuilder:validation:XValidation:rule="self.repository == oldSelf.repository",message="spec.repository is immutable: a Cast is one execution, create a new Cast instead"
+// +kubebuilder:validation:XValidation:rule="self.workflow == oldSelf.workflow",message="spec.workflow is immutable: a Cast is one execution, create a new Cast instead"
+// +kubebuilder:validation:XValidation:rule="self.ref == oldSelf.ref",message="spec.ref is immutable: a Cast is one execution, create a new Cast instead"
+// +kubebuilder:validation:XValidation:rule="has(self.inputs) == has(oldSelf.inputs) && (!has(self.inputs) || self.inputs == oldSelf.inputs)",message="spec.inputs is immutable: a Cast is one execution, create a new Cast instead"
+// +kubebuilder:validation:XValidation:rule="has(self.runID) == has(oldSelf.runID) && (!has(self.runID) || self.runID == oldSelf.runID)",message="spec.runID is immutable: a Cast is one execution, create a new Cast instead"
+// +kubebuilder:validation:XValidation:rule="has(self.credentialsSecretRef) == has(oldSelf.credentialsSecretRef) && (!has(self.credentialsSecretRef) || self.credentialsSecretRef == oldSelf.credentialsSecretRef)",message="spec.credentialsSecretRef is immutable: a Cast is one execution, create a new Cast instead"
+type CastSpec struct {
+	// Repository that owns the workflow, as "owner/repo" (for example
+	// "spell-platform/spells").
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:MaxLength=140
+	// +required
+	Repository string `json:"repository"`
+
+	// Workflow to run: its file name under .github/workflows (for example
+	// "cast.yml") or its numeric ID.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^([0-9]+|[A-Za-z0-9_.-]+\.ya?ml)$`
+	// +required
+	Workflow string `json:"workflow"`
+
+	// Ref is the branch or tag the workflow runs on. Defaults to "main".
+	// +kubebuilder:default=main
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Ref string `json:"ref,omitempty"`
+
+	// Inputs are passed to the workflow_dispatch event as strings, as GitHub
+	// expects. At most 25 entries, GitHub's own limit.
+	// +kubebuilder:validation:MaxProperties=25
+	// +optional
+	Inputs map[string]string `json:"inputs,omitempty"`
+
+	// RunID attaches this Cast to an existing workflow run instead of
+	// dispatching a new one; the Cast then only tracks that run.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	RunID *int64 `json:"runID,omitempty"`
+
+	// Timeout bounds how long the run may take (for example "30m"); past it
+	// the Cast is marked TimedOut. The only field that may change after
+	// creation.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// CredentialsSecretRef names a Secret in the Cast's namespace whose key
+	// "token" holds the GitHub token used for this Cast instead of the
+	// operator's own credentials.
+	// +optional
+	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// SecretReference points at a Secret in the Cast's own namespace, so a Cast
+// can never read credentials from another namespace.
+type SecretReference struct {
+	// Name of the Secret. It must hold the GitHub token under the key "token".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+}
+
+// CastPhase is the coarse lifecycle state of a Cast, the one column users
+// watch in `kubectl get casts`.
+// +kubebuilder:validation:Enum=Pending;Queued;Running;Succeeded;Failed;Cancelled;TimedOut
+type CastPhase string
+
+// Phases a Cast moves through. Succeeded, Failed, Cancelled and TimedOut are
+// terminal: only a re-run (a higher run attempt) leaves them.
+const (
+	PhasePending   CastPhase = "Pending"
+	PhaseQueued    CastPhase = "Queued"
+	PhaseRunning   CastPhase = "Running"
+	PhaseSucceeded CastPhase = "Succeeded"
+	PhaseFailed    CastPhase = "Failed"
+	PhaseCancelled CastPhase = "Cancelled"
+	PhaseTimedOut  CastPhase = "TimedOut"
+)
+
+// IsTerminal reports whether the run behind the Cast has finished, which is
+// when streams send their final event and clients may stop waiting.
+func (p CastPhase) IsTerminal() bool {
+	switch p {
+	case PhaseSucceeded, PhaseFailed, PhaseCancelled, PhaseTimedOut:
+		return true
+	}
+	return false
+}
+
+// Artifact is one file uploaded by the workflow run.
+type Artifact struct {
+	// Name of the artifact as uploaded by the workflow.
+	Name string `json:"name"`
+	// SizeBytes is the artifact's size in bytes.
+	// +optional
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
+	// URL where the artifact can be downloaded.
+	// +optional
+	URL string `json:"url,omitempty"`
+}
+
+// CastStatus is the observed state of the workflow run, written only by the
+// controller.
+type CastStatus struct {
+	// Phase is the lifecycle state of the run.
+	// +optional
+	Phase CastPhase `json:"phase,omitempty"`
+
+	// Progress is the share of the run's work done, 0 to 100.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Progress int32 `json:"progress,omitempty"`
+
+	// Message is a human-readable note on the current step or outcome.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// RunID is the GitHub workflow run this Cast tracks.
+	// +optional
+	RunID int64 `json:"runID,omitempty"`
+
+	// RunAttempt is the attempt number of the run; a re-run increments it.
+	// +optional
+	RunAttempt int64 `json:"runAttempt,omitempty"`
+
+	// RunURL links to the run on GitHub.
+	// +optional
+	RunURL string `json:"runURL,omitempty"`
+
+	// Conclusion is GitHub's raw conclusion for the run (for example
+	// "success", "failure", "neutral"), kept because Phase folds several
+	// conclusions together.
+	// +optional
+	Conclusion string `json:"conclusion,omitempty"`
+
+	// StartedAt is when the run started executing.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// FinishedAt is when the run reached a terminal phase.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+
+	// DurationMillis is the run's wall-clock duration in milliseconds.
+	// +optional
+	DurationMillis int64 `json:"durationMillis,omitempty"`
+
+	// CostCents is the run's estimated cost in US cents.
+	// +optional
+	CostCents int64 `json:"costCents,omitempty"`
+
+	// Artifacts uploaded by the run.
+	// +listType=atomic
+	// +optional
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+
+	// LastEventAt is when the last GitHub event for this run was applied.
+	// +optional
+	LastEventAt *metav1.Time `json:"lastEventAt,omitempty"`
+
+	// ObservedGeneration is the spec generation the status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions are the standard Kubernetes conditions: Dispatched, Running
+	// and Complete.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Cast is one execution of a spell: a GitHub Actions workflow run, dispatched
+// by the operator or attached to by run ID, with its live status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,categories={spell,all},shortName=cst
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.repository`
+// +kubebuilder:printcolumn:name="Workflow",type=string,JSONPath=`.spec.workflow`
+// +kubebuilder:printcolumn:name="Run",type=integer,JSONPath=`.status.runID`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Duration(ms)",type=integer,JSONPath=`.status.durationMillis`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+type Cast struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is what the user asked to run.
+	// +required
+	Spec CastSpec `json:"spec"`
+
+	// Status is what GitHub says about the run.
+	// +optional
+	Status CastStatus `json:"status,omitempty"`
+}
+
+// CastList is a list of Casts.
+//
+// +kubebuilder:object:root=true
+type CastList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Cast `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Cast{}, &CastList{})
+}

@@ -1,0 +1,45 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+)
+
+// initStatus gives a Cast that has never been reconciled its first status:
+// phase Pending and the three conditions, so `kubectl get` and `kubectl
+// wait` have something true to show from the start. It leaves a status that
+// already has a phase alone, apart from observedGeneration.
+func initStatus(cast *castv1alpha1.Cast, now time.Time) {
+	st := &cast.Status
+	st.ObservedGeneration = cast.Generation
+	if st.Phase != "" {
+		return
+	}
+	st.Phase = castv1alpha1.PhasePending
+	dispatched := metav1.Condition{
+		Type:   castv1alpha1.ConditionDispatched,
+		Status: metav1.ConditionFalse,
+		Reason: castv1alpha1.ReasonDispatchPending,
+	}
+	if cast.Spec.RunID != nil {
+		st.Message = fmt.Sprintf("attaching to run %d", *cast.Spec.RunID)
+		dispatched.Message = fmt.Sprintf("waiting for the first event of run %d", *cast.Spec.RunID)
+	} else {
+		st.Message = "waiting to dispatch " + cast.Spec.Workflow
+		dispatched.Message = "the workflow has not been dispatched yet"
+	}
+	for _, c := range []metav1.Condition{
+		dispatched,
+		{Type: castv1alpha1.ConditionRunning, Status: metav1.ConditionFalse, Reason: castv1alpha1.ReasonQueued, Message: "the run has not started"},
+		{Type: castv1alpha1.ConditionComplete, Status: metav1.ConditionFalse, Reason: castv1alpha1.ReasonNotComplete, Message: "the run has not finished"},
+	} {
+		c.ObservedGeneration = cast.Generation
+		c.LastTransitionTime = metav1.NewTime(now)
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spell-platform/cast-operator/hack/localcluster"
+)
+
+const devNextSteps = `
+cast-operator is running on a local control plane.
+
+  export KUBECONFIG=%[1]s
+  kubectl apply -f config/samples/
+  kubectl get casts -w
+
+Streamer:  http://%[2]s/readyz
+Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
+
+`
+
+// runDev starts kube-apiserver and etcd from the envtest binaries, installs
+// the CRD, and runs the controller and streamer against them until Ctrl-C.
+func runDev(args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	var mf managerFlags
+	mf.bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
+	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
+	streamerAddr := fs.String("streamer-bind-address", "127.0.0.1:8090", "address the streamer serves HTTP on")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+
+	ctx, cancel := shutdownOnSignal()
+	defer cancel()
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return fmt.Errorf("resolving data directory: %w", err)
+	}
+	env, err := localcluster.New(filepath.Join(dir, "etcd"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "starting local control plane (kube-apiserver, etcd)...")
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting local control plane: %w", err)
+	}
+	defer func() {
+		fmt.Fprintln(os.Stderr, "stopping local control plane...")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping local control plane: %v\n", err)
+		}
+	}()
+
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+
+	mgr, err := newManager(cfg, &mf, false)
+	if err != nil {
+		return err
+	}
+	if err := addController(mgr); err != nil {
+		return err
+	}
+	if err := addStreamer(mgr, *streamerAddr); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, devNextSteps, kubeconfig, *streamerAddr, dir)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}
+
+// shutdownOnSignal cancels the context on SIGINT or SIGTERM. Unlike
+// ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once: the
+// control plane runs in its own process group and would be orphaned.
+func shutdownOnSignal() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		for range sigs {
+			fmt.Fprintln(os.Stderr, "still shutting down the local control plane...")
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
+}

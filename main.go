@@ -1,0 +1,58 @@
+// Command cast-operator runs the Cast controller, the streamer, or both on a
+// local control plane for development:
+//
+//	cast-operator controller [flags]   reconcile Casts in a cluster
+//	cast-operator streamer [flags]     serve Cast status to HTTP clients
+//	cast-operator dev [flags]          local kube-apiserver + both of the above
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `Usage: cast-operator <command> [flags]
+
+Commands:
+  controller   reconcile Casts against GitHub (in-cluster config or --kubeconfig)
+  streamer     serve Cast status changes to HTTP clients
+  dev          start a local control plane and run controller and streamer on it
+
+Run 'cast-operator <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	commands := map[string]func([]string) error{
+		"controller": runController,
+		"streamer":   runStreamer,
+		"dev":        runDev,
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprint(stderr, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "cast-operator %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

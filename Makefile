@@ -57,7 +57,8 @@ test: manifests generate vet envtest ## Run unit tests and the envtest suites.
 
 .PHONY: run
 run: manifests generate envtest ## Run controller and streamer on a local control plane (data in .local/).
-	go run . dev --data-dir .local
+	go build -o $(LOCALBIN)/cast-operator .
+	$(LOCALBIN)/cast-operator dev --data-dir .local
 
 ##@ Build
 

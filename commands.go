@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,12 @@ func (f *managerFlags) bind(fs *flag.FlagSet, metricsDefault, probeDefault strin
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
 	f.zap = zap.Options{Development: true}
 	f.zap.BindFlags(fs)
+}
+
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
@@ -76,8 +83,8 @@ func addStreamer(mgr ctrl.Manager, bindAddress string) error {
 	return nil
 }
 
-func runController(args []string) error {
-	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+func runController(args []string, out io.Writer) error {
+	fs := newFlagSet("controller", out)
 	var mf managerFlags
 	mf.bind(fs, ":8080", ":8081")
 	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
@@ -99,8 +106,8 @@ func runController(args []string) error {
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-func runStreamer(args []string) error {
-	fs := flag.NewFlagSet("streamer", flag.ContinueOnError)
+func runStreamer(args []string, out io.Writer) error {
+	fs := newFlagSet("streamer", out)
 	var mf managerFlags
 	mf.bind(fs, "0", "0")
 	bind := fs.String("bind-address", ":8090", "address the streamer serves HTTP on (also /healthz and /readyz)")

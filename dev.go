@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,8 +26,8 @@ Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
 
 // runDev starts kube-apiserver and etcd from the envtest binaries, installs
 // the CRD, and runs the controller and streamer against them until Ctrl-C.
-func runDev(args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+func runDev(args []string, out io.Writer) error {
+	fs := newFlagSet("dev", out)
 	var mf managerFlags
 	mf.bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
 	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
@@ -36,7 +36,7 @@ func runDev(args []string) error {
 		return err
 	}
 
-	ctx, cancel := shutdownOnSignal()
+	ctx, cancel := shutdownOnSignal(out)
 	defer cancel()
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
@@ -50,15 +50,15 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "starting local control plane (kube-apiserver, etcd)...")
+	fmt.Fprintln(out, "starting local control plane (kube-apiserver, etcd)...")
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("starting local control plane: %w", err)
 	}
 	defer func() {
-		fmt.Fprintln(os.Stderr, "stopping local control plane...")
+		fmt.Fprintln(out, "stopping local control plane...")
 		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping local control plane: %v\n", err)
+			fmt.Fprintf(out, "stopping local control plane: %v\n", err)
 		}
 	}()
 
@@ -77,7 +77,7 @@ func runDev(args []string) error {
 	if err := addStreamer(mgr, *streamerAddr); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, devNextSteps, kubeconfig, *streamerAddr, dir)
+	fmt.Fprintf(out, devNextSteps, kubeconfig, *streamerAddr, dir)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
@@ -87,7 +87,7 @@ func runDev(args []string) error {
 // shutdownOnSignal cancels the context on SIGINT or SIGTERM. Unlike
 // ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once: the
 // control plane runs in its own process group and would be orphaned.
-func shutdownOnSignal() (context.Context, context.CancelFunc) {
+func shutdownOnSignal(out io.Writer) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -95,7 +95,7 @@ func shutdownOnSignal() (context.Context, context.CancelFunc) {
 		<-sigs
 		cancel()
 		for range sigs {
-			fmt.Fprintln(os.Stderr, "still shutting down the local control plane...")
+			fmt.Fprintln(out, "still shutting down the local control plane...")
 		}
 	}()
 	return ctx, func() {

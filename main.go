@@ -33,7 +33,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	commands := map[string]func([]string) error{
+	commands := map[string]func([]string, io.Writer) error{
 		"controller": runController,
 		"streamer":   runStreamer,
 		"dev":        runDev,
@@ -47,7 +47,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err := cmd(args[1:]); err != nil {
+	if err := cmd(args[1:], stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

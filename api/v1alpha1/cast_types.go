@@ -121,7 +121,7 @@ type CastStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +optional
-	Progress int32 `json:"progress,omitempty"`
+	Progress int32 `json:"progress"`
 
 	// Message is a human-readable note on the current step or outcome.
 	// +optional

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRunCommandLine(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{args: nil, wantCode: 2, wantOut: "Usage: cast-operator <command>"},
+		{args: []string{"help"}, wantCode: 0, wantOut: "Commands:"},
+		{args: []string{"frobnicate"}, wantCode: 2, wantOut: `unknown command "frobnicate"`},
+		{args: []string{"controller", "--no-such-flag"}, wantCode: 1, wantOut: "flag provided but not defined: -no-such-flag"},
+		{args: []string{"streamer", "extra"}, wantCode: 1, wantOut: `unexpected arguments ["extra"]`},
+		{args: []string{"dev", "-h"}, wantCode: 0, wantOut: "-data-dir"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(tt.args, &out)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; output:\n%s", code, tt.wantCode, out.String())
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("output does not contain %q:\n%s", tt.wantOut, out.String())
+			}
+		})
+	}
+}

@@ -37,8 +37,11 @@ type CastSpec struct {
 	Ref string `json:"ref,omitempty"`
 
 	// Inputs are passed to the workflow_dispatch event as strings, as GitHub
-	// expects. At most 25 entries, GitHub's own limit.
-	// +kubebuilder:validation:MaxProperties=25
+	// expects. At most 24 entries: GitHub takes 25, and the operator adds
+	// "cast_id" (the Cast's UID, which the workflow should put in its
+	// run-name) to find the run it dispatched. "cast_id" is reserved.
+	// +kubebuilder:validation:MaxProperties=24
+	// +kubebuilder:validation:XValidation:rule="!('cast_id' in self)",message="spec.inputs.cast_id is reserved: the operator sets it to the Cast's UID"
 	// +optional
 	Inputs map[string]string `json:"inputs,omitempty"`
 

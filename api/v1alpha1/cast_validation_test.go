@@ -86,7 +86,15 @@ var _ = Describe("Cast API", func() {
 			for i := range 26 {
 				c.Spec.Inputs[fmt.Sprintf("input%d", i)] = "x"
 			}
-		}, "spec.inputs", "must have at most 25 items"),
+		}, "spec.inputs", "must have at most 24 items"),
+		Entry("25 inputs, since cast_id takes GitHub's 25th", func(c *castv1alpha1.Cast) {
+			c.Spec.Inputs = map[string]string{}
+			for i := range 25 {
+				c.Spec.Inputs[fmt.Sprintf("input%d", i)] = "x"
+			}
+		}, "spec.inputs", "must have at most 24 items"),
+		Entry("the reserved cast_id input", func(c *castv1alpha1.Cast) { c.Spec.Inputs["cast_id"] = "mine" },
+			"spec.inputs.cast_id is reserved"),
 		Entry("zero run ID", func(c *castv1alpha1.Cast) { c.Spec.RunID = ptr.To[int64](0) },
 			"spec.runID", "greater than or equal to 1"),
 		Entry("credentials secret without a name", func(c *castv1alpha1.Cast) {
@@ -94,10 +102,10 @@ var _ = Describe("Cast API", func() {
 		}, "spec.credentialsSecretRef.name"),
 	)
 
-	It("accepts exactly 25 inputs", func() {
+	It("accepts 24 inputs", func() {
 		cast := newCast("max-inputs")
 		cast.Spec.Inputs = map[string]string{}
-		for i := range 25 {
+		for i := range 24 {
 			cast.Spec.Inputs[fmt.Sprintf("input%d", i)] = "x"
 		}
 		Expect(k8s.Create(ctx, cast)).To(Succeed())

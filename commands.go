@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/spell-platform/cast-operator/controllers"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
 )
@@ -69,13 +68,6 @@ func newManager(cfg *rest.Config, f *managerFlags, leaderElect bool) (ctrl.Manag
 	return mgr, nil
 }
 
-func addController(mgr ctrl.Manager) error {
-	if err := (&controllers.CastReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the Cast controller: %w", err)
-	}
-	return nil
-}
-
 func addStreamer(mgr ctrl.Manager, bindAddress string) error {
 	if err := mgr.Add(streamer.New(streamer.Options{BindAddress: bindAddress}, mgr.GetCache())); err != nil {
 		return fmt.Errorf("adding the streamer: %w", err)
@@ -88,8 +80,14 @@ func runController(args []string, out io.Writer) error {
 	var mf managerFlags
 	mf.bind(fs, ":8080", ":8081")
 	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
+	var cf controllerFlags
+	cf.bind(fs, ":8082")
 	config.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	secret, err := cf.webhookSecret()
+	if err != nil {
 		return err
 	}
 	cfg, err := config.GetConfig()
@@ -100,7 +98,7 @@ func runController(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := addController(mgr); err != nil {
+	if err := addControllerAndReceiver(mgr, &cf, secret); err != nil {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())

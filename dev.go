@@ -20,6 +20,7 @@ cast-operator is running on a local control plane.
   kubectl get casts -w
 
 Streamer:  http://%[2]s/readyz
+Webhooks:  http://%[4]s/webhooks/github (secret in %[5]s; see README)
 Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
 
 `
@@ -32,6 +33,8 @@ func runDev(args []string, out io.Writer) error {
 	mf.bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
 	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
 	streamerAddr := fs.String("streamer-bind-address", "127.0.0.1:8090", "address the streamer serves HTTP on")
+	var cf controllerFlags
+	cf.bind(fs, "127.0.0.1:8082")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +65,10 @@ func runDev(args []string, out io.Writer) error {
 		}
 	}()
 
+	secret, secretPath, err := devWebhookSecret(dir)
+	if err != nil {
+		return err
+	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)
@@ -71,13 +78,16 @@ func runDev(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := addController(mgr); err != nil {
+	if err := addControllerAndReceiver(mgr, &cf, secret); err != nil {
 		return err
 	}
 	if err := addStreamer(mgr, *streamerAddr); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, devNextSteps, kubeconfig, *streamerAddr, dir)
+	if secretPath == "" {
+		secretPath = "$GITHUB_WEBHOOK_SECRET"
+	}
+	fmt.Fprintf(out, devNextSteps, kubeconfig, *streamerAddr, dir, cf.webhookAddr, secretPath)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

@@ -1,41 +1,93 @@
 // Package controllers holds the Cast reconciler, the only writer of
-// Cast.status.
+// Cast.status, and what feeds it: the run index and the webhook inbox.
 package controllers
 
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
+
+// Finalizer lets the operator cancel the run of a Cast deleted before it
+// finished.
+const Finalizer = "spell.dev/cancel-run"
 
 // CastReconciler keeps each Cast's status true to its workflow run.
 type CastReconciler struct {
 	client.Client
+	// GitHub builds API clients with the operator's or the Cast's token.
+	GitHub *ghapi.Clients
+	// Inbox brings webhook observations; the reconciler drains it.
+	Inbox *Inbox
+	// Recorder emits the Events `kubectl describe cast` shows.
+	Recorder recorder.EventRecorder
 	// Clock is injected so time-based logic is testable; nil means real time.
 	Clock clock.PassiveClock
+	// ResyncInterval is how long a running Cast may go without news before
+	// it is re-read from the REST API (jittered by up to 10%).
+	ResyncInterval time.Duration
+	// Rates price billable minutes into status.costCents.
+	Rates runstatus.Rates
+	// DispatchGrace is how long, after a restart, the reconciler looks for a
+	// run it may have dispatched before dispatching again.
+	DispatchGrace time.Duration
+	// CancelGrace bounds how long deletion waits for GitHub to accept a
+	// cancel before the finalizer is removed anyway.
+	CancelGrace time.Duration
+	// CompletionGrace bounds how long a finished Cast waits for artifacts
+	// and cost before Complete is set without them.
+	CompletionGrace time.Duration
+
+	mu sync.Mutex
+	// intents are Casts whose dispatch intent this process recorded and has
+	// not yet sent; after a restart the map is empty, so the reconciler
+	// first looks for a run it may have dispatched.
+	intents map[types.UID]bool
+	// lastNews is when each Cast last had an accepted observation or resync.
+	lastNews map[types.UID]time.Time
 }
 
-// +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=spell.dev,resources=casts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=spell.dev,resources=casts/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reads the Cast, lets reconcile change its status in memory, and
-// writes the status once, as a patch, whatever reconcile returned.
+// Reconcile reads the Cast, handles deletion and the finalizer, lets
+// reconcile move the status in memory, and writes the status once, as a
+// patch, whatever reconcile returned.
 func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	cast := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, cast); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !cast.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, cast)
+	}
+	if !cast.Status.Phase.IsTerminal() && controllerutil.AddFinalizer(cast, Finalizer) {
+		if err := r.Update(ctx, cast); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
 	}
 
 	base := cast.DeepCopy()
@@ -47,31 +99,140 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		// retry, never a silently lost status.
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, cast, patch); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status of %s: %w", req.NamespacedName, err)})
+			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
+			return
 		}
+		r.recordTransition(cast, base.Status)
 	}()
 
 	return r.reconcile(ctx, cast)
 }
 
-// reconcile moves the Cast's status forward; it never writes to the API.
-func (r *CastReconciler) reconcile(_ context.Context, cast *castv1alpha1.Cast) (ctrl.Result, error) {
-	initStatus(cast, r.clock().Now())
-	return ctrl.Result{}, nil
-}
+// reconcile moves the Cast's status forward in memory; the only API writes
+// it causes are GitHub's.
+func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast) (ctrl.Result, error) {
+	now := r.now()
+	key := client.ObjectKeyFromObject(cast)
+	initStatus(cast, now)
 
-func (r *CastReconciler) clock() clock.PassiveClock {
-	if r.Clock == nil {
-		return clock.RealClock{}
+	runs, jobs := r.Inbox.Take(key)
+	for _, run := range runs {
+		r.applyRun(ctx, cast, run, now)
 	}
-	return r.Clock
+
+	gh, ghErr := r.GitHub.For(ctx, cast)
+	if cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal() {
+		res, err := r.dispatch(ctx, cast, gh, ghErr, now)
+		if err != nil || (cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal()) {
+			return res, err
+		}
+	}
+
+	if !cast.Status.Phase.IsTerminal() && gh != nil && r.resyncDue(cast, now) {
+		fetched, err := r.resync(ctx, cast, gh, now)
+		if err != nil {
+			return retryLater(err)
+		}
+		r.Inbox.ReplaceJobs(key, fetched)
+		_, jobs = r.Inbox.Take(key)
+	}
+	if runstatus.ApplyJobs(&cast.Status, jobs) {
+		r.touch(cast, now)
+	}
+
+	if res, err := r.enforceTimeout(ctx, cast, gh, now); err != nil || res.RequeueAfter > 0 {
+		return res, err
+	}
+	if cast.Status.Phase.IsTerminal() {
+		return r.complete(ctx, cast, gh, ghErr, now)
+	}
+	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
 }
 
-// SetupWithManager registers the reconciler. Status-only updates do not
-// trigger it: it wrote them itself.
+func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, run runstatus.Run, now time.Time) {
+	res := runstatus.ApplyRun(&cast.Status, run, now)
+	if !res.Applied {
+		logf.FromContext(ctx).V(1).Info("run observation ignored", "run", run.ID, "status", run.Status, "reason", res.Reason)
+		return
+	}
+	r.touch(cast, now)
+}
+
+func (r *CastReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+// recordTransition emits an Event for each step of the story a user reads
+// in `kubectl describe cast`.
+func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1alpha1.CastStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	after := cast.Status
+	if before.RunID == 0 && after.RunID != 0 {
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Dispatched", "Dispatch", "tracking run %d", after.RunID)
+	}
+	if before.Phase == after.Phase {
+		return
+	}
+	switch after.Phase {
+	case castv1alpha1.PhaseRunning:
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Started", "Run", "run %d started", after.RunID)
+	case castv1alpha1.PhaseSucceeded:
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Succeeded", "Run", "%s", after.Message)
+	case castv1alpha1.PhaseFailed, castv1alpha1.PhaseTimedOut, castv1alpha1.PhaseCancelled:
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeWarning, string(after.Phase), "Run", "%s", after.Message)
+	}
+}
+
+// SetupWithManager registers the reconciler, the run index and the inbox.
+// Status-only updates do not trigger it: it wrote them itself.
 func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &castv1alpha1.Cast{}, runIndexField, indexByRun); err != nil {
+		return fmt.Errorf("indexing casts by run: %w", err)
+	}
+	r.setDefaults()
+	registerPhaseMetrics(mgr.GetCache())
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Channel(r.Inbox.Source(), &handler.EnqueueRequestForObject{})).
 		Named("cast").
 		Complete(r)
+}
+
+// Defaults for the reconciler's knobs, also the controller's flag defaults.
+const (
+	DefaultResyncInterval  = 60 * time.Second
+	DefaultDispatchGrace   = 60 * time.Second
+	DefaultCancelGrace     = 2 * time.Minute
+	DefaultCompletionGrace = 10 * time.Minute
+)
+
+func (r *CastReconciler) setDefaults() {
+	if r.Inbox == nil {
+		r.Inbox = NewInbox()
+	}
+	if r.GitHub == nil {
+		r.GitHub = ghapi.NewClients(ghapi.Options{}, r.Client)
+	}
+	if r.ResyncInterval == 0 {
+		r.ResyncInterval = DefaultResyncInterval
+	}
+	if r.Rates == nil {
+		r.Rates = runstatus.DefaultRates
+	}
+	if r.DispatchGrace == 0 {
+		r.DispatchGrace = DefaultDispatchGrace
+	}
+	if r.CancelGrace == 0 {
+		r.CancelGrace = DefaultCancelGrace
+	}
+	if r.CompletionGrace == 0 {
+		r.CompletionGrace = DefaultCompletionGrace
+	}
+	r.intents = map[types.UID]bool{}
+	r.lastNews = map[types.UID]time.Time{}
 }

@@ -12,8 +12,9 @@ import (
 
 // initStatus gives a Cast that has never been reconciled its first status:
 // phase Pending and the three conditions, so `kubectl get` and `kubectl
-// wait` have something true to show from the start. It leaves a status that
-// already has a phase alone, apart from observedGeneration.
+// wait` have something true to show from the start. A Cast with spec.runID
+// is bound to that run at once. It leaves a status that already has a phase
+// alone, apart from observedGeneration.
 func initStatus(cast *castv1alpha1.Cast, now time.Time) {
 	st := &cast.Status
 	st.ObservedGeneration = cast.Generation
@@ -27,8 +28,10 @@ func initStatus(cast *castv1alpha1.Cast, now time.Time) {
 		Reason: castv1alpha1.ReasonDispatchPending,
 	}
 	if cast.Spec.RunID != nil {
-		st.Message = fmt.Sprintf("attaching to run %d", *cast.Spec.RunID)
-		dispatched.Message = fmt.Sprintf("waiting for the first event of run %d", *cast.Spec.RunID)
+		st.RunID = *cast.Spec.RunID
+		st.Message = fmt.Sprintf("attached to run %d, waiting for its first event", st.RunID)
+		dispatched.Status, dispatched.Reason = metav1.ConditionTrue, castv1alpha1.ReasonAttached
+		dispatched.Message = fmt.Sprintf("attached to run %d; nothing was dispatched", st.RunID)
 	} else {
 		st.Message = "waiting to dispatch " + cast.Spec.Workflow
 		dispatched.Message = "the workflow has not been dispatched yet"

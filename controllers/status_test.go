@@ -19,6 +19,10 @@ func TestInitStatus(t *testing.T) {
 		wantPhase   castv1alpha1.CastPhase
 		wantMessage string
 		wantConds   int
+		wantRunID   int64
+		// wantDispatched is the Dispatched condition's status; the others
+		// always start False.
+		wantDispatched metav1.ConditionStatus
 	}{
 		{
 			name: "new cast to dispatch",
@@ -27,6 +31,7 @@ func TestInitStatus(t *testing.T) {
 				Spec:       castv1alpha1.CastSpec{Workflow: "cast.yml"},
 			},
 			wantPhase: castv1alpha1.PhasePending, wantMessage: "waiting to dispatch cast.yml", wantConds: 3,
+			wantDispatched: metav1.ConditionFalse,
 		},
 		{
 			name: "new cast attached to a run",
@@ -34,7 +39,8 @@ func TestInitStatus(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Generation: 1},
 				Spec:       castv1alpha1.CastSpec{Workflow: "cast.yml", RunID: ptr.To[int64](7)},
 			},
-			wantPhase: castv1alpha1.PhasePending, wantMessage: "attaching to run 7", wantConds: 3,
+			wantPhase: castv1alpha1.PhasePending, wantMessage: "attached to run 7, waiting for its first event", wantConds: 3, wantRunID: 7,
+			wantDispatched: metav1.ConditionTrue,
 		},
 		{
 			name: "running cast is left alone",
@@ -58,9 +64,16 @@ func TestInitStatus(t *testing.T) {
 			if len(cast.Status.Conditions) != tt.wantConds {
 				t.Fatalf("got %d conditions, want %d", len(cast.Status.Conditions), tt.wantConds)
 			}
+			if cast.Status.RunID != tt.wantRunID {
+				t.Errorf("runID = %d, want %d", cast.Status.RunID, tt.wantRunID)
+			}
 			for _, c := range cast.Status.Conditions {
-				if c.Status != metav1.ConditionFalse || !c.LastTransitionTime.Time.Equal(now) || c.ObservedGeneration != cast.Generation {
-					t.Errorf("condition %s = %+v; want False at %v for generation %d", c.Type, c, now, cast.Generation)
+				want := metav1.ConditionFalse
+				if c.Type == castv1alpha1.ConditionDispatched {
+					want = tt.wantDispatched
+				}
+				if c.Status != want || !c.LastTransitionTime.Time.Equal(now) || c.ObservedGeneration != cast.Generation {
+					t.Errorf("condition %s = %+v; want %s at %v for generation %d", c.Type, c, want, now, cast.Generation)
 				}
 			}
 			if tt.wantConds > 0 && meta.FindStatusCondition(cast.Status.Conditions, castv1alpha1.ConditionComplete) == nil {

@@ -1,31 +1,60 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
-// The reconciler runs in a real manager against a real kube-apiserver;
+// The reconciler and the webhook receiver run in a real manager against a
+// real kube-apiserver, talking to an httptest fake of GitHub's REST API;
 // assertions read through k8s, a direct client, never the manager's cache.
 var (
-	testEnv *envtest.Environment
-	k8s     client.Client
-	stopMgr context.CancelFunc
+	testEnv     *envtest.Environment
+	cfg         *rest.Config
+	k8s         client.Client
+	fakeGitHub  *ghapitest.Server
+	tokenFile   string
+	webhookURL  string
+	stopManager context.CancelFunc
+	managerDone chan struct{}
+)
+
+const (
+	operatorToken = "ghp_operator_token_for_tests"
+	webhookSecret = "webhook-secret-for-tests"
+	// Short knobs keep the suite fast; production defaults are minutes.
+	testResync = 2 * time.Second
 )
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	RunSpecs(t, "Controllers Suite")
 }
 
@@ -34,31 +63,100 @@ var _ = BeforeSuite(func() {
 	var err error
 	testEnv, err = localcluster.New("")
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
+	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: localcluster.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := manager.New(cfg, manager.Options{
-		Scheme:  localcluster.Scheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect((&CastReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)).To(Succeed())
-
-	var ctx context.Context
-	ctx, stopMgr = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	fakeGitHub = ghapitest.NewServer()
+	tokenFile = filepath.Join(GinkgoT().TempDir(), "token")
+	Expect(os.WriteFile(tokenFile, []byte(operatorToken), 0o600)).To(Succeed())
+	startManager()
 })
 
 var _ = AfterSuite(func() {
-	if stopMgr != nil {
-		stopMgr()
+	stopTheManager()
+	if fakeGitHub != nil {
+		fakeGitHub.Close()
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// startManager runs a fresh controller process: new manager, new reconciler
+// with empty memory, new webhook receiver on a new loopback port.
+func startManager() {
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:  localcluster.Scheme(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Every test restart builds a new controller named "cast".
+		Controller: controllerConfig(),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	inbox := NewInbox()
+	r := &CastReconciler{
+		Client:          mgr.GetClient(),
+		GitHub:          ghapi.NewClients(ghapi.Options{BaseURL: fakeGitHub.URL, TokenFile: tokenFile}, mgr.GetAPIReader()),
+		Inbox:           inbox,
+		Recorder:        mgr.GetEventRecorder("cast-controller"),
+		ResyncInterval:  testResync,
+		DispatchGrace:   2 * time.Second,
+		CancelGrace:     3 * time.Second,
+		CompletionGrace: 3 * time.Second,
+	}
+	Expect(r.SetupWithManager(mgr)).To(Succeed())
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret)}, RunIndex{Reader: mgr.GetClient()}, inbox)
+	Expect(err).NotTo(HaveOccurred())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	webhookURL = "http://" + ln.Addr().String() + webhook.DefaultPath
+	Expect(mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return recv.Serve(ctx, ln) }))).To(Succeed())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopManager = cancel
+	managerDone = make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(managerDone)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	Expect(mgr.GetCache().WaitForCacheSync(ctx)).To(BeTrue())
+}
+
+func stopTheManager() {
+	if stopManager != nil {
+		stopManager()
+		Eventually(managerDone).Should(BeClosed())
+	}
+}
+
+// sendWebhook POSTs a signed delivery, as GitHub does, and returns the
+// status code.
+func sendWebhook(event string, payload []byte) int {
+	GinkgoHelper()
+	req, err := http.NewRequest(http.MethodPost, webhookURL, bytes.NewReader(payload))
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderEvent, event)
+	req.Header.Set(webhook.HeaderDelivery, fmt.Sprintf("delivery-%d", time.Now().UnixNano()))
+	req.Header.Set(webhook.HeaderSignature, webhook.Signature([]byte(webhookSecret), payload))
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func controllerConfig() config.Controller {
+	return config.Controller{SkipNameValidation: ptr.To(true)}
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func signature(payload []byte) string { return webhook.Signature([]byte(webhookSecret), payload) }
+
+func keyOf(c *castv1alpha1.Cast) client.ObjectKey { return client.ObjectKeyFromObject(c) }
+
+func ptrInt64(n int64) *int64 { return &n }
+
+func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }

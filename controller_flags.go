@@ -1,0 +1,145 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/spell-platform/cast-operator/controllers"
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
+)
+
+// controllerFlags configure the reconciler and the webhook receiver.
+type controllerFlags struct {
+	githubTokenFile   string
+	githubAPIURL      string
+	webhookAddr       string
+	webhookSecretFile string
+	resyncInterval    time.Duration
+	rates             ratesFlag
+}
+
+func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
+	fs.StringVar(&f.githubTokenFile, "github-token-file", "", "file holding the GitHub token used to dispatch and read runs (re-read when it changes); Casts may override it with spec.credentialsSecretRef")
+	fs.StringVar(&f.githubAPIURL, "github-api-url", "", "GitHub REST API base URL; default https://api.github.com/, GitHub Enterprise: https://HOST/api/v3/")
+	fs.StringVar(&f.webhookAddr, "webhook-bind-address", webhookDefault, "address of the GitHub webhook receiver (path /webhooks/github); 0 disables it")
+	fs.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret; the GITHUB_WEBHOOK_SECRET environment variable is used when unset")
+	fs.DurationVar(&f.resyncInterval, "resync-interval", controllers.DefaultResyncInterval, "re-read a running Cast from the REST API after this long without events")
+	f.rates = ratesFlag(runstatus.Rates{})
+	for k, v := range runstatus.DefaultRates {
+		f.rates[k] = v
+	}
+	fs.Var(&f.rates, "cost-cents-per-minute", "cents per billable minute by runner class, as class=cents pairs")
+}
+
+// webhookSecret reads the secret from --webhook-secret-file or
+// GITHUB_WEBHOOK_SECRET; empty means the receiver cannot run.
+func (f *controllerFlags) webhookSecret() ([]byte, error) {
+	if f.webhookSecretFile != "" {
+		b, err := os.ReadFile(f.webhookSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading webhook secret: %w", err)
+		}
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	return []byte(os.Getenv("GITHUB_WEBHOOK_SECRET")), nil
+}
+
+// devWebhookSecret is the secret for `make run`: GITHUB_WEBHOOK_SECRET, or
+// the one in dir/webhook-secret, generated on first use.
+func devWebhookSecret(dir string) (secret []byte, path string, err error) {
+	if s := os.Getenv("GITHUB_WEBHOOK_SECRET"); s != "" {
+		return []byte(s), "", nil
+	}
+	path = filepath.Join(dir, "webhook-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return []byte(strings.TrimSpace(string(b))), path, nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", fmt.Errorf("generating webhook secret: %w", err)
+	}
+	secret = []byte(hex.EncodeToString(raw))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, "", fmt.Errorf("writing webhook secret: %w", err)
+	}
+	return secret, path, nil
+}
+
+// addControllerAndReceiver wires the reconciler and, when a secret exists,
+// the webhook receiver feeding it.
+func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byte) error {
+	inbox := controllers.NewInbox()
+	r := &controllers.CastReconciler{
+		Client:         mgr.GetClient(),
+		GitHub:         ghapi.NewClients(ghapi.Options{BaseURL: f.githubAPIURL, TokenFile: f.githubTokenFile, UserAgent: "cast-operator"}, mgr.GetAPIReader()),
+		Inbox:          inbox,
+		Recorder:       mgr.GetEventRecorder("cast-controller"),
+		ResyncInterval: f.resyncInterval,
+		Rates:          runstatus.Rates(f.rates),
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Cast controller: %w", err)
+	}
+	log := ctrl.Log.WithName("setup")
+	if f.webhookAddr == "0" || f.webhookAddr == "" {
+		log.Info("webhook receiver disabled; Casts follow GitHub by resync only")
+		return nil
+	}
+	if len(secret) == 0 {
+		log.Info("webhook receiver disabled: no webhook secret; Casts follow GitHub by resync only")
+		return nil
+	}
+	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret},
+		controllers.RunIndex{Reader: mgr.GetClient()}, inbox)
+	if err != nil {
+		return fmt.Errorf("creating the webhook receiver: %w", err)
+	}
+	if err := mgr.Add(recv); err != nil {
+		return fmt.Errorf("adding the webhook receiver: %w", err)
+	}
+	return nil
+}
+
+// ratesFlag parses "linux=0.8,windows=1.6,macos=8".
+type ratesFlag runstatus.Rates
+
+func (r ratesFlag) String() string {
+	keys := make([]string, 0, len(r))
+	for k := range r {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+strconv.FormatFloat(r[k], 'f', -1, 64))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (r ratesFlag) Set(s string) error {
+	for _, pair := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || k == "" {
+			return errors.New("want class=cents pairs such as linux=0.8,windows=1.6,macos=8")
+		}
+		cents, err := strconv.ParseFloat(v, 64)
+		if err != nil || cents < 0 {
+			return fmt.Errorf("rate for %s: %q is not a non-negative number", k, v)
+		}
+		r[strings.ToLower(k)] = cents
+	}
+	return nil
+}

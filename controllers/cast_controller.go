@@ -91,6 +91,7 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	}
 
 	base := cast.DeepCopy()
+	runs, jobs := r.Inbox.Take(req.NamespacedName)
 	defer func() {
 		if equality.Semantic.DeepEqual(base.Status, cast.Status) {
 			return
@@ -99,23 +100,24 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		// retry, never a silently lost status.
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, cast, patch); err != nil {
+			// What webhooks said is not lost with the failed write.
+			r.Inbox.Return(req.NamespacedName, runs)
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
 			return
 		}
 		r.recordTransition(cast, base.Status)
 	}()
 
-	return r.reconcile(ctx, cast)
+	return r.reconcile(ctx, cast, runs, jobs)
 }
 
-// reconcile moves the Cast's status forward in memory; the only API writes
-// it causes are GitHub's.
-func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast) (ctrl.Result, error) {
+// reconcile moves the Cast's status forward in memory, given the webhook
+// news taken from the inbox; the only API writes it causes are GitHub's.
+func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast, runs []runstatus.Run, jobs []runstatus.Job) (ctrl.Result, error) {
 	now := r.now()
 	key := client.ObjectKeyFromObject(cast)
 	initStatus(cast, now)
 
-	runs, jobs := r.Inbox.Take(key)
 	for _, run := range runs {
 		r.applyRun(ctx, cast, run, now)
 	}
@@ -173,7 +175,11 @@ func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1
 	}
 	after := cast.Status
 	if before.RunID == 0 && after.RunID != 0 {
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Dispatched", "Dispatch", "tracking run %d", after.RunID)
+		if cast.Spec.RunID != nil {
+			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Attached", "Attach", "tracking run %d", after.RunID)
+		} else {
+			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Dispatched", "Dispatch", "dispatched run %d", after.RunID)
+		}
 	}
 	if before.Phase == after.Phase {
 		return

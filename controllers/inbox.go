@@ -92,6 +92,17 @@ func (b *Inbox) Take(cast types.NamespacedName) ([]runstatus.Run, []runstatus.Jo
 	return runs, jobs
 }
 
+// Return puts back run snapshots whose status write failed, ahead of any
+// that arrived since, so the retry sees them again.
+func (b *Inbox) Return(cast types.NamespacedName, runs []runstatus.Run) {
+	if len(runs) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.runs[cast] = append(append([]runstatus.Run(nil), runs...), b.runs[cast]...)
+}
+
 // ReplaceJobs records jobs read from the REST API, which see every job.
 func (b *Inbox) ReplaceJobs(cast types.NamespacedName, jobs []runstatus.Job) {
 	b.mu.Lock()

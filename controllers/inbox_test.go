@@ -1,0 +1,73 @@
+package controllers
+
+import (
+	"fmt"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
+)
+
+func TestInboxWakesOncePerCastUntilTaken(t *testing.T) {
+	b := NewInbox()
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	run := func(status string) runstatus.Observation {
+		return runstatus.Observation{Run: &runstatus.Run{ID: 1, Status: status}}
+	}
+	b.Deliver(a, run("queued"))
+	b.Deliver(a, run("in_progress"))
+	if got := len(b.Source()); got != 1 {
+		t.Fatalf("%d wake-ups queued for one cast, want 1", got)
+	}
+	ev := <-b.Source()
+	if ev.Object.GetName() != "a" || ev.Object.GetNamespace() != "ns" {
+		t.Errorf("wake-up for %s/%s, want ns/a", ev.Object.GetNamespace(), ev.Object.GetName())
+	}
+	runs, _ := b.Take(a)
+	if len(runs) != 2 || runs[0].Status != "queued" || runs[1].Status != "in_progress" {
+		t.Fatalf("Take = %+v, want both runs in delivery order", runs)
+	}
+	b.Deliver(a, run("completed"))
+	if got := len(b.Source()); got != 1 {
+		t.Fatalf("after Take, a new delivery must wake the cast again; %d wake-ups", got)
+	}
+	b.Return(a, runs)
+	runs, _ = b.Take(a)
+	if len(runs) != 3 || runs[0].Status != "queued" || runs[2].Status != "completed" {
+		t.Errorf("returned runs must come first: %+v", runs)
+	}
+}
+
+func TestInboxKeepsNewestJobSnapshot(t *testing.T) {
+	b := NewInbox()
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	done := runstatus.Job{ID: 9, Attempt: 1, Status: "completed"}
+	b.Deliver(a, runstatus.Observation{Job: &done})
+	stale := runstatus.Job{ID: 9, Attempt: 1, Status: "in_progress"}
+	b.Deliver(a, runstatus.Observation{Job: &stale})
+	_, jobs := b.Take(a)
+	if len(jobs) != 1 || jobs[0].Status != "completed" {
+		t.Errorf("jobs = %+v, want the completed snapshot only", jobs)
+	}
+	b.Forget(a)
+	if _, jobs := b.Take(a); len(jobs) != 0 {
+		t.Errorf("Forget kept %d jobs", len(jobs))
+	}
+}
+
+func TestInboxNeverBlocksDelivery(t *testing.T) {
+	b := NewInbox()
+	for i := range inboxBuffer + 10 {
+		b.Deliver(types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("c%d", i)},
+			runstatus.Observation{Run: &runstatus.Run{ID: int64(i)}})
+	}
+	if got := len(b.Source()); got != inboxBuffer {
+		t.Errorf("%d wake-ups buffered, want the buffer full at %d", got, inboxBuffer)
+	}
+	// A dropped wake-up keeps the observation for the next reconcile.
+	last := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("c%d", inboxBuffer+9)}
+	if runs, _ := b.Take(last); len(runs) != 1 {
+		t.Errorf("the observation behind a dropped wake-up was lost")
+	}
+}

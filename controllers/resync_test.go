@@ -74,6 +74,15 @@ var _ = Describe("Resync, timeout and deletion", func() {
 		Expect(calls).To(BeNumerically("<=", 6), "errors must back off, not loop hot")
 	})
 
+	It("waits for GitHub's rate-limit reset instead of retrying at once", func() {
+		fakeGitHub.AddRun(ghapitest.Run{ID: 5260, Repository: repo, Workflow: "cast.yml", Status: "completed", Conclusion: "success"})
+		reset := time.Now().Add(3 * time.Second)
+		fakeGitHub.InjectFault(ghapitest.Fault{PathContains: "/runs/5260", Times: 1, Status: 403, RateLimited: true, Reset: reset})
+		cast := createCast("rate-limited", attached(5260))
+		Eventually(fetch(cast)).Should(phase(castv1alpha1.PhaseSucceeded))
+		Expect(time.Now()).To(BeTemporally(">=", reset.Truncate(time.Second)), "converged before the reset GitHub named")
+	})
+
 	It("cancels the run and marks the Cast TimedOut when spec.timeout passes", func() {
 		fakeGitHub.AddRun(ghapitest.Run{ID: 5300, Repository: repo, Workflow: "cast.yml", Status: "in_progress", RunStartedAt: t0})
 		cast := createCast("slow", func(c *castv1alpha1.Cast) {

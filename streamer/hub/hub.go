@@ -1,0 +1,281 @@
+package hub
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+)
+
+// DefaultMaxTombstones bounds the deletions remembered for resuming
+// clients; older deletions make a resume fall back to a full snapshot.
+const DefaultMaxTombstones = 10000
+
+// state is the hub's memory of one Cast: what clients were last told.
+type state struct {
+	status castv1alpha1.CastStatus
+	labels map[string]string
+	update *Update // the latest state, as a status (or complete) update
+}
+
+type tombstone struct {
+	key    types.NamespacedName
+	labels map[string]string
+	update *Update
+}
+
+// Hub holds the current state of every Cast, fed by one informer, and the
+// subscribers of every stream on this replica.
+type Hub struct {
+	maxTombstones int
+	now           func() time.Time
+
+	mu         sync.RWMutex
+	casts      map[types.NamespacedName]*state
+	tombstones []tombstone // oldest first
+	// horizon: deletions at or below this resourceVersion may be unknown,
+	// so a client resuming from below it gets a full snapshot.
+	horizon int64
+	maxRV   int64
+	synced  bool
+	subs    map[*Subscriber]struct{}
+}
+
+// New returns an empty Hub. now is injectable for tests; nil means
+// time.Now.
+func New(maxTombstones int, now func() time.Time) *Hub {
+	if maxTombstones <= 0 {
+		maxTombstones = DefaultMaxTombstones
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Hub{
+		maxTombstones: maxTombstones,
+		now:           now,
+		casts:         map[types.NamespacedName]*state{},
+		subs:          map[*Subscriber]struct{}{},
+	}
+}
+
+var _ toolscache.ResourceEventHandler = (*Hub)(nil)
+
+// OnAdd records a Cast; after the initial list it is news for streams.
+func (h *Hub) OnAdd(obj any, _ bool) {
+	if cast, ok := obj.(*castv1alpha1.Cast); ok {
+		h.observe(cast)
+	}
+}
+
+// OnUpdate records a Cast's new state; only status changes reach streams.
+func (h *Hub) OnUpdate(_, newObj any) {
+	if cast, ok := newObj.(*castv1alpha1.Cast); ok {
+		h.observe(cast)
+	}
+}
+
+// OnDelete records a deletion as a tombstone and tells the streams.
+func (h *Hub) OnDelete(obj any) {
+	unknownFinalState := false
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj, unknownFinalState = d.Obj, true
+	}
+	cast, ok := obj.(*castv1alpha1.Cast)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: cast.Namespace, Name: cast.Name}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, known := h.casts[key]
+	delete(h.casts, key)
+	rv, ok := parseRV(cast.ResourceVersion)
+	if unknownFinalState || !ok {
+		// The watch missed the deletion: when it happened is unknown, so
+		// no resume from what this hub has seen so far can be exact.
+		rv = h.maxRV
+		h.horizon = max(h.horizon, h.maxRV+1)
+	}
+	h.maxRV = max(h.maxRV, rv)
+	snap := SnapshotOf(cast, h.now())
+	if known {
+		snap = SnapshotOf(&castv1alpha1.Cast{ObjectMeta: cast.ObjectMeta, Spec: cast.Spec, Status: st.status}, h.now())
+	}
+	snap.ResourceVersion = strconv.FormatInt(rv, 10)
+	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap)}
+	h.tombstones = append(h.tombstones, tombstone{key: key, labels: cast.Labels, update: u})
+	if over := len(h.tombstones) - h.maxTombstones; over > 0 {
+		h.horizon = max(h.horizon, h.tombstones[over-1].update.rv)
+		h.tombstones = append(h.tombstones[:0:0], h.tombstones[over:]...)
+	}
+	h.publish(u, cast.Labels)
+}
+
+func (h *Hub) observe(cast *castv1alpha1.Cast) {
+	key := types.NamespacedName{Namespace: cast.Namespace, Name: cast.Name}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rv, _ := parseRV(cast.ResourceVersion)
+	h.maxRV = max(h.maxRV, rv)
+	st, known := h.casts[key]
+	var old *castv1alpha1.CastStatus
+	if known {
+		old = &st.status
+	}
+	kind, changed := Classify(old, &cast.Status)
+	if !changed {
+		// Labels matter to selectors even when status did not change.
+		st.labels = cast.Labels
+		return
+	}
+	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,
+		terminal: cast.Status.Phase.IsTerminal(), Data: encode(SnapshotOf(cast, h.now()))}
+	// What a client that missed this change is sent: the state as a whole,
+	// "complete" when it is final.
+	latest := u
+	if want := stateKind(u.terminal); u.Kind != want {
+		l := *u
+		l.Kind = want
+		latest = &l
+	}
+	h.casts[key] = &state{status: *cast.Status.DeepCopy(), labels: cast.Labels, update: latest}
+	h.publish(u, cast.Labels)
+}
+
+func stateKind(terminal bool) Kind {
+	if terminal {
+		return KindComplete
+	}
+	return KindStatus
+}
+
+// publish hands u to every matching subscriber; pushes never block.
+func (h *Hub) publish(u *Update, lbls map[string]string) {
+	for s := range h.subs {
+		if s.filter.matches(u.Key, lbls) {
+			s.push(u)
+		}
+	}
+}
+
+// MarkSynced is called once the informer has its first full list;
+// listRV is that list's resourceVersion (deletions before it are unknown).
+func (h *Hub) MarkSynced(listRV string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rv, _ := parseRV(listRV)
+	h.horizon = max(h.horizon, rv, h.maxRV)
+	h.maxRV = max(h.maxRV, rv)
+	h.synced = true
+}
+
+// Synced reports whether the hub holds a full picture; streams wait for it.
+func (h *Hub) Synced() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.synced
+}
+
+// Initial is what a new stream sends before live changes.
+type Initial struct {
+	// Updates are the states (and deletions, when resuming) to send, in
+	// resourceVersion order.
+	Updates []*Update
+	// SyncedID is the id of the synced event: resuming from it misses
+	// nothing.
+	SyncedID string
+	// Resumed is true when Updates hold only what changed after the
+	// client's Last-Event-ID; false for a full snapshot.
+	Resumed bool
+}
+
+// Subscribe registers a stream and returns what it must send first.
+// Registration and the snapshot happen under one lock, so no change falls
+// between them. A lastEventID the hub can answer exactly yields only the
+// changes after it; any other (empty, malformed, older than the hub's
+// memory) yields a full snapshot.
+func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := newSubscriber(f)
+	h.subs[s] = struct{}{}
+
+	init := Initial{SyncedID: strconv.FormatInt(h.maxRV, 10)}
+	last, ok := parseRV(lastEventID)
+	init.Resumed = ok && h.synced && last >= h.horizon
+	for key, st := range h.casts {
+		if f.matches(key, st.labels) && (!init.Resumed || st.update.rv > last) {
+			init.Updates = append(init.Updates, st.update)
+		}
+	}
+	if init.Resumed {
+		for _, t := range h.tombstones {
+			if t.update.rv > last && f.matches(t.key, t.labels) {
+				init.Updates = append(init.Updates, t.update)
+			}
+		}
+	}
+	sort.Slice(init.Updates, func(i, k int) bool { return init.Updates[i].rv < init.Updates[k].rv })
+	return s, init
+}
+
+// Unsubscribe drops a stream's subscriber.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+	s.close()
+}
+
+// Close ends every subscriber, for shutdown.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs = map[*Subscriber]struct{}{}
+	h.mu.Unlock()
+	for s := range subs {
+		s.close()
+	}
+}
+
+// Get returns the JSON of one Cast's current state.
+func (h *Hub) Get(key types.NamespacedName) ([]byte, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	st, ok := h.casts[key]
+	if !ok {
+		return nil, false
+	}
+	return st.update.Data, true
+}
+
+// List returns the JSON of every matching Cast's current state, ordered by
+// namespace and name.
+func (h *Hub) List(f Filter) [][]byte {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	keys := make([]types.NamespacedName, 0)
+	for key, st := range h.casts {
+		if f.matches(key, st.labels) {
+			keys = append(keys, key)
+		}
+	}
+	sort.Slice(keys, func(i, k int) bool { return keys[i].String() < keys[k].String() })
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		out[i] = h.casts[key].update.Data
+	}
+	return out
+}
+
+// Subscribers counts open subscriptions, for metrics.
+func (h *Hub) Subscribers() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs)
+}

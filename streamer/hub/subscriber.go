@@ -1,0 +1,146 @@
+package hub
+
+import (
+	"container/list"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Update is one event for a stream: a Cast's state (or deletion) with the
+// resourceVersion clients resume from, and its JSON, encoded once for all.
+type Update struct {
+	Kind Kind
+	Key  types.NamespacedName
+	// ID is the resourceVersion of this state, the SSE event id.
+	ID string
+	rv int64
+	// terminal: this state's phase is terminal.
+	terminal bool
+	// Data is the event's JSON; shared between subscribers, never modify it.
+	Data []byte
+}
+
+// Terminal reports whether this state's phase is terminal: a single-Cast
+// stream ends after sending it.
+func (u *Update) Terminal() bool { return u.terminal }
+
+// Filter is what a stream watches: one Cast, a namespace, or everything,
+// optionally narrowed by labels.
+type Filter struct {
+	Namespace string // "" = all namespaces
+	Name      string // "" = every Cast in scope
+	Selector  labels.Selector
+}
+
+func (f Filter) matches(key types.NamespacedName, lbls map[string]string) bool {
+	if f.Namespace != "" && key.Namespace != f.Namespace {
+		return false
+	}
+	if f.Name != "" && key.Name != f.Name {
+		return false
+	}
+	return f.Selector == nil || f.Selector.Empty() || f.Selector.Matches(labels.Set(lbls))
+}
+
+// Subscriber is one stream's queue. It holds at most one pending update per
+// Cast, the latest, in resourceVersion order, so the informer never waits
+// for a client and a slow client costs memory bounded by the Casts it
+// watches, not by the changes it missed.
+type Subscriber struct {
+	filter Filter
+	notify chan struct{}
+	done   chan struct{}
+
+	mu      sync.Mutex
+	order   *list.List // of *Update, oldest first
+	pending map[types.NamespacedName]*list.Element
+	closed  bool
+}
+
+func newSubscriber(f Filter) *Subscriber {
+	return &Subscriber{
+		filter:  f,
+		notify:  make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		order:   list.New(),
+		pending: map[types.NamespacedName]*list.Element{},
+	}
+}
+
+// Ready fires when updates are waiting; call Drain then.
+func (s *Subscriber) Ready() <-chan struct{} { return s.notify }
+
+// Done is closed when the hub dropped the subscriber (Unsubscribe or hub
+// shutdown).
+func (s *Subscriber) Done() <-chan struct{} { return s.done }
+
+// Drain takes every pending update, oldest resourceVersion first, so a
+// client that disconnects midway resumes from an id below everything it
+// has not seen.
+func (s *Subscriber) Drain() []*Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Update, 0, s.order.Len())
+	for e := s.order.Front(); e != nil; e = e.Next() {
+		out = append(out, e.Value.(*Update))
+	}
+	s.order.Init()
+	clear(s.pending)
+	return out
+}
+
+// push queues u, replacing the Cast's pending update. A replaced update
+// moves to the back (its resourceVersion is now the newest) and keeps the
+// stronger kind, so a status change followed by a progress change is still
+// sent as a status change.
+func (s *Subscriber) push(u *Update) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if e, ok := s.pending[u.Key]; ok {
+		old := e.Value.(*Update)
+		s.order.Remove(e)
+		if kind := coalesce(old, u); kind != u.Kind {
+			merged := *u
+			merged.Kind = kind
+			u = &merged
+		}
+	}
+	s.pending[u.Key] = s.order.PushBack(u)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// coalesce is the kind of an update that replaces a pending one the client
+// never saw: the stronger of the two, but never "complete" for a state that
+// is not terminal (a re-run started) and never a deletion's kind for a Cast
+// that exists again.
+func coalesce(old, u *Update) Kind {
+	if u.Kind == KindDeleted || old.Kind == KindDeleted {
+		return u.Kind
+	}
+	kind := u.Kind
+	if old.Kind.strength() > kind.strength() {
+		kind = old.Kind
+	}
+	if kind == KindComplete && !u.terminal {
+		kind = KindStatus
+	}
+	return kind
+}
+
+func (s *Subscriber) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
+}

@@ -68,13 +68,6 @@ func newManager(cfg *rest.Config, f *managerFlags, leaderElect bool) (ctrl.Manag
 	return mgr, nil
 }
 
-func addStreamer(mgr ctrl.Manager, bindAddress string) error {
-	if err := mgr.Add(streamer.New(streamer.Options{BindAddress: bindAddress}, mgr.GetCache())); err != nil {
-		return fmt.Errorf("adding the streamer: %w", err)
-	}
-	return nil
-}
-
 func runController(args []string, out io.Writer) error {
 	fs := newFlagSet("controller", out)
 	var mf managerFlags
@@ -108,7 +101,8 @@ func runStreamer(args []string, out io.Writer) error {
 	fs := newFlagSet("streamer", out)
 	var mf managerFlags
 	mf.bind(fs, "0", "0")
-	bind := fs.String("bind-address", ":8090", "address the streamer serves HTTP on (also /healthz and /readyz)")
+	var sf streamerFlags
+	sf.bind(fs, streamer.DefaultBindAddress)
 	config.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -121,7 +115,7 @@ func runStreamer(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := addStreamer(mgr, *bind); err != nil {
+	if err := addStreamer(mgr, cfg, &sf); err != nil {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())

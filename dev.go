@@ -19,7 +19,10 @@ cast-operator is running on a local control plane.
   kubectl apply -f config/samples/
   kubectl get casts -w
 
-Streamer:  http://%[2]s/readyz
+Stream Cast status as the cast-viewer ServiceAccount:
+
+  curl -N -H "Authorization: Bearer $(cat %[6]s)" http://%[2]s/api/v1/namespaces/default/casts/events
+
 Webhooks:  http://%[4]s/webhooks/github (secret in %[5]s; see README)
 Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
 
@@ -32,7 +35,8 @@ func runDev(args []string, out io.Writer) error {
 	var mf managerFlags
 	mf.bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
 	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
-	streamerAddr := fs.String("streamer-bind-address", "127.0.0.1:8090", "address the streamer serves HTTP on")
+	var sf streamerFlags
+	sf.bind(fs, "127.0.0.1:8090")
 	var cf controllerFlags
 	cf.bind(fs, "127.0.0.1:8082")
 	if err := parse(fs, args); err != nil {
@@ -74,6 +78,10 @@ func runDev(args []string, out io.Writer) error {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
 
+	viewerToken, err := writeViewerToken(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
 	mgr, err := newManager(cfg, &mf, false)
 	if err != nil {
 		return err
@@ -81,13 +89,13 @@ func runDev(args []string, out io.Writer) error {
 	if err := addControllerAndReceiver(mgr, &cf, secret); err != nil {
 		return err
 	}
-	if err := addStreamer(mgr, *streamerAddr); err != nil {
+	if err := addStreamer(mgr, cfg, &sf); err != nil {
 		return err
 	}
 	if secretPath == "" {
 		secretPath = "$GITHUB_WEBHOOK_SECRET"
 	}
-	fmt.Fprintf(out, devNextSteps, kubeconfig, *streamerAddr, dir, cf.webhookAddr, secretPath)
+	fmt.Fprintf(out, devNextSteps, kubeconfig, sf.opts.BindAddress, dir, cf.webhookAddr, secretPath, viewerToken)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

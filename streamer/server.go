@@ -1,5 +1,7 @@
 // Package streamer serves Cast status to HTTP clients from one shared
-// informer per replica, so many clients cost the API server one watch.
+// informer per replica, so many clients cost the API server one watch:
+// Server-Sent Events for live streams, JSON for polling, Kubernetes tokens
+// and RBAC for who may see what.
 package streamer
 
 import (
@@ -8,46 +10,71 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/auth"
+	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
-// Options configures the streamer's HTTP server.
-type Options struct {
-	// BindAddress is host:port to listen on, e.g. ":8090".
-	BindAddress string
-	// ShutdownTimeout bounds how long open requests may finish after the
-	// manager stops.
-	ShutdownTimeout time.Duration
-}
-
-// Timeouts for the HTTP server. There is no write timeout: event streams
-// are long-lived by design and end on their own schedule.
+// Timeouts for the HTTP server. There is no server-wide write timeout:
+// streams are long-lived by design; each write has its own deadline.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
-	defaultShutdown   = 10 * time.Second
 )
 
 // Server is the streamer's HTTP server. It is a manager.Runnable, so it
 // starts after the manager's cache and stops with the manager's context.
 type Server struct {
-	opts  Options
-	cache cache.Cache
+	opts    Options
+	cache   cache.Cache
+	hub     *hub.Hub
+	authn   *auth.Authenticator
+	authz   *auth.Authorizer
+	limiter *auth.Limiter
+
+	// stopping is closed at shutdown so open streams end (reason
+	// "shutdown") and clients reconnect to another replica.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
-// New returns a Server that reads Casts from c.
-func New(opts Options, c cache.Cache) *Server {
-	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = defaultShutdown
+// New returns a Server that reads Casts from c and checks callers with
+// TokenReview and SubjectAccessReview through kube.
+func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error) {
+	opts.setDefaults()
+	authn, err := auth.NewAuthenticator(auth.AuthenticatorOptions{Client: kube, Audiences: opts.Audiences})
+	if err != nil {
+		return nil, fmt.Errorf("creating the token authenticator: %w", err)
 	}
-	return &Server{opts: opts, cache: c}
+	authz, err := auth.NewAuthorizer(auth.AuthorizerOptions{Client: kube})
+	if err != nil {
+		return nil, fmt.Errorf("creating the authorizer: %w", err)
+	}
+	return &Server{
+		opts:  opts,
+		cache: c,
+		hub:   hub.New(opts.MaxTombstones, nil),
+		authn: authn,
+		authz: authz,
+		limiter: auth.NewLimiter(auth.LimitOptions{
+			MaxStreamsPerUser: opts.MaxStreamsPerUser,
+			UserRate:          opts.UserRate, UserBurst: max(int(opts.UserRate*60)/5, 10),
+			IPRate: opts.IPRate, IPBurst: max(int(opts.IPRate*60)/4, 5),
+		}),
+		stopping: make(chan struct{}),
+	}, nil
 }
 
 // NeedLeaderElection is false: every streamer replica serves clients.
@@ -65,8 +92,7 @@ func (s *Server) Start(ctx context.Context) error {
 // Serve serves on ln until ctx ends; tests pass a loopback listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log := logf.FromContext(ctx).WithName("streamer")
-	// Ask for the informer now so it starts syncing before the first client.
-	if _, err := s.castInformer(ctx); err != nil {
+	if err := s.feedHub(ctx); err != nil {
 		_ = ln.Close()
 		return err
 	}
@@ -77,12 +103,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return logf.IntoContext(context.Background(), log) },
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		<-ctx.Done()
+		s.stop()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -90,11 +117,54 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 
-	log.Info("streamer listening", "address", ln.Addr().String())
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	log.Info("streamer listening", "address", ln.Addr().String(), "tls", s.tls())
+	var err error
+	if s.tls() {
+		err = srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	} else {
+		err = srv.Serve(ln)
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
+		s.stop()
 		return fmt.Errorf("streamer serving: %w", err)
 	}
 	<-done
+	return nil
+}
+
+func (s *Server) tls() bool { return s.opts.TLSCertFile != "" && s.opts.TLSKeyFile != "" }
+
+func (s *Server) stop() {
+	s.stopOnce.Do(func() {
+		close(s.stopping)
+		s.hub.Close()
+	})
+}
+
+// feedHub connects the hub to the shared Cast informer and marks it synced
+// once the informer has its first list.
+func (s *Server) feedHub(ctx context.Context) error {
+	inf, err := s.cache.GetInformer(ctx, &castv1alpha1.Cast{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("getting the Cast informer: %w", err)
+	}
+	reg, err := inf.AddEventHandler(s.hub)
+	if err != nil {
+		return fmt.Errorf("registering the stream hub with the Cast informer: %w", err)
+	}
+	go func() {
+		_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+			return reg.HasSynced(), nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		var listRV string
+		if v, ok := inf.(interface{ LastSyncResourceVersion() string }); ok {
+			listRV = v.LastSyncResourceVersion()
+		}
+		s.hub.MarkSynced(listRV)
+	}()
 	return nil
 }
 
@@ -104,22 +174,26 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if inf, err := s.castInformer(r.Context()); err != nil || !inf.HasSynced() {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.hub.Synced() {
 			writeText(w, http.StatusServiceUnavailable, "cast informer not synced")
 			return
 		}
 		writeText(w, http.StatusOK, "ok")
 	})
-	return mux
-}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 
-func (s *Server) castInformer(ctx context.Context) (cache.Informer, error) {
-	inf, err := s.cache.GetInformer(ctx, &castv1alpha1.Cast{}, cache.BlockUntilSynced(false))
-	if err != nil {
-		return nil, fmt.Errorf("getting the Cast informer: %w", err)
-	}
-	return inf, nil
+	mux.HandleFunc("POST /api/v1/session", s.createSession)
+	mux.HandleFunc("DELETE /api/v1/session", s.deleteSession)
+	mux.Handle("GET /api/v1/session", s.authenticated(s.whoAmI))
+
+	mux.Handle("GET /api/v1/casts/events", s.authenticated(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.authenticated(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/events", s.authenticated(s.streamOne))
+	mux.Handle("GET /api/v1/casts", s.authenticated(s.listCasts))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.authenticated(s.listCasts))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.authenticated(s.getCast))
+	return mux
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {

@@ -14,15 +14,17 @@ import (
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
-// serve runs a Server on a loopback port with the given cache until the
-// spec ends, and returns its base URL.
+// serve runs a Server on a loopback port with its own cache (started or
+// not) until the spec ends, and returns its base URL.
 func serve(c cache.Cache) string {
 	GinkgoHelper()
+	srv, err := New(Options{}, c, kube)
+	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- New(Options{BindAddress: ln.Addr().String()}, c).Serve(ctx, ln) }()
+	go func() { done <- srv.Serve(ctx, ln) }()
 	DeferCleanup(func() {
 		cancel()
 		Eventually(done).Should(Receive(BeNil()), "the server must stop cleanly with its context")
@@ -30,7 +32,7 @@ func serve(c cache.Cache) string {
 	return "http://" + ln.Addr().String()
 }
 
-func get(url string) (int, string) {
+func fetchText(url string) (int, string) {
 	GinkgoHelper()
 	resp, err := http.Get(url)
 	Expect(err).NotTo(HaveOccurred())
@@ -51,25 +53,29 @@ var _ = Describe("Streamer server", func() {
 		c := newCache()
 		url := serve(c)
 
-		code, body := get(url + "/healthz")
+		code, body := fetchText(url + "/healthz")
 		Expect(code).To(Equal(http.StatusOK))
 		Expect(body).To(Equal("ok\n"))
 
 		// The cache has not started: the informer cannot have synced.
-		code, body = get(url + "/readyz")
+		code, body = fetchText(url + "/readyz")
 		Expect(code).To(Equal(http.StatusServiceUnavailable))
 		Expect(body).To(ContainSubstring("cast informer not synced"))
 
 		ctx, cancel := context.WithCancel(context.Background())
 		DeferCleanup(cancel)
 		go func() { _ = c.Start(ctx) }()
-		Eventually(func() int { code, _ := get(url + "/readyz"); return code }).
+		Eventually(func() int { code, _ := fetchText(url + "/readyz"); return code }).
 			WithTimeout(30 * time.Second).Should(Equal(http.StatusOK))
+
+		code, body = fetchText(url + "/metrics")
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(body).To(ContainSubstring("cast_streamer_open_streams"))
 	})
 
 	It("answers unknown paths and wrong methods with 404 and 405", func() {
 		url := serve(newCache())
-		code, _ := get(url + "/nope")
+		code, _ := fetchText(url + "/nope")
 		Expect(code).To(Equal(http.StatusNotFound))
 		resp, err := http.Post(url+"/healthz", "text/plain", nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -81,7 +87,9 @@ var _ = Describe("Streamer server", func() {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
 		defer ln.Close()
-		err = New(Options{BindAddress: ln.Addr().String()}, newCache()).Start(context.Background())
+		srv, err := New(Options{BindAddress: ln.Addr().String()}, newCache(), kube)
+		Expect(err).NotTo(HaveOccurred())
+		err = srv.Start(context.Background())
 		Expect(err).To(MatchError(ContainSubstring("streamer listening on " + ln.Addr().String())))
 	})
 })

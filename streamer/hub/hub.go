@@ -107,7 +107,7 @@ func (h *Hub) OnDelete(obj any) {
 		snap = SnapshotOf(&castv1alpha1.Cast{ObjectMeta: cast.ObjectMeta, Spec: cast.Spec, Status: st.status}, h.now())
 	}
 	snap.ResourceVersion = strconv.FormatInt(rv, 10)
-	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap)}
+	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap), At: snap.Timestamp}
 	h.tombstones = append(h.tombstones, tombstone{key: key, labels: cast.Labels, update: u})
 	if over := len(h.tombstones) - h.maxTombstones; over > 0 {
 		h.horizon = max(h.horizon, h.tombstones[over-1].update.rv)
@@ -133,8 +133,9 @@ func (h *Hub) observe(cast *castv1alpha1.Cast) {
 		st.labels = cast.Labels
 		return
 	}
+	snap := SnapshotOf(cast, h.now())
 	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,
-		terminal: cast.Status.Phase.IsTerminal(), Data: encode(SnapshotOf(cast, h.now()))}
+		terminal: cast.Status.Phase.IsTerminal(), Data: encode(snap), At: snap.Timestamp}
 	// What a client that missed this change is sent: the state as a whole,
 	// "complete" when it is final.
 	latest := u

@@ -3,6 +3,7 @@ package hub
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,6 +21,8 @@ type Update struct {
 	terminal bool
 	// Data is the event's JSON; shared between subscribers, never modify it.
 	Data []byte
+	// At is when the hub saw the change, for the delivery-lag metric.
+	At time.Time
 }
 
 // Terminal reports whether this state's phase is terminal: a single-Cast

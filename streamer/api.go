@@ -1,0 +1,230 @@
+package streamer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/spell-platform/cast-operator/streamer/auth"
+	"github.com/spell-platform/cast-operator/streamer/hub"
+)
+
+// maxSessionBody bounds POST /api/v1/session: a token is a few KiB.
+const maxSessionBody = 64 << 10
+
+// authenticated runs next for callers with a token the API server accepts,
+// within their rate limit. Callers without one are limited per client IP
+// before their token costs a TokenReview, so bad tokens cannot flood it.
+func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, auth.Identity)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := auth.ClientIP(r)
+		token, _, ok := auth.TokenFrom(r)
+		if !ok {
+			s.unauthenticated(w, r, ip, "no bearer token or session cookie")
+			return
+		}
+		if !s.limiter.IPAllowsAttempt(ip) {
+			s.tooMany(w, r, s.limiter.IPRetryAfter(ip), "too many requests without a valid token from this address")
+			return
+		}
+		id, err := s.authn.Authenticate(r.Context(), token)
+		switch {
+		case errors.Is(err, auth.ErrUnauthenticated):
+			s.unauthenticated(w, r, ip, "token not accepted: invalid, expired or for another audience")
+			return
+		case err != nil:
+			logf.FromContext(r.Context()).Error(err, "token review failed", "ip", ip)
+			writeText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
+			return
+		}
+		if ok, after := s.limiter.AllowUser(id.User.GetName()); !ok {
+			s.tooMany(w, r, after, fmt.Sprintf("rate limit for %s exceeded", id.User.GetName()))
+			return
+		}
+		next(w, r, id)
+	})
+}
+
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, ip, why string) {
+	if ok, after := s.limiter.AllowIP(ip); !ok {
+		s.tooMany(w, r, after, "too many requests without a valid token from this address")
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="cast-streamer"`)
+	writeText(w, http.StatusUnauthorized, why)
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, after time.Duration, why string) {
+	secs := max(int((after+time.Second-1)/time.Second), 1)
+	streamsClosed.WithLabelValues(reasonRateLimited).Inc()
+	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", auth.ClientIP(r), "path", r.URL.Path)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeText(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", why, secs))
+}
+
+// request is what a caller asked to read, parsed from the path and query.
+type request struct {
+	scope  auth.Scope
+	filter hub.Filter
+}
+
+// parseRequest validates the path values and labelSelector, so a bad one is
+// a 400 that says what is wrong.
+func parseRequest(r *http.Request) (request, error) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	if ns != "" {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return request{}, fmt.Errorf("invalid namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	if name != "" {
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			return request{}, fmt.Errorf("invalid cast name %q: %s", name, strings.Join(errs, "; "))
+		}
+	}
+	req := request{scope: auth.Scope{Namespace: ns, Name: name}, filter: hub.Filter{Namespace: ns, Name: name}}
+	if sel := r.URL.Query().Get("labelSelector"); sel != "" {
+		parsed, err := labels.Parse(sel)
+		if err != nil {
+			return request{}, fmt.Errorf("invalid labelSelector: %w", err)
+		}
+		req.filter.Selector = parsed
+	}
+	return req, nil
+}
+
+// authorize parses and authorizes a request, answering 400, 403 or 503
+// itself; ok is false when it did.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Identity) (request, bool) {
+	req, err := parseRequest(r)
+	if err != nil {
+		writeText(w, http.StatusBadRequest, err.Error())
+		return req, false
+	}
+	if err := s.authz.Authorize(r.Context(), id.User, req.scope); err != nil {
+		if errors.Is(err, auth.ErrForbidden) {
+			streamsClosed.WithLabelValues(reasonForbidden).Inc()
+			logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
+				"ip", auth.ClientIP(r), "scope", scopeString(req.scope))
+			writeText(w, http.StatusForbidden, err.Error())
+		} else {
+			logf.FromContext(r.Context()).Error(err, "access review failed", "user", id.User.GetName())
+			writeText(w, http.StatusServiceUnavailable, "cannot check permissions right now, retry shortly")
+		}
+		return req, false
+	}
+	if !s.hub.Synced() {
+		w.Header().Set("Retry-After", "1")
+		writeText(w, http.StatusServiceUnavailable, "the streamer is still loading casts, retry shortly")
+		return req, false
+	}
+	return req, true
+}
+
+func scopeString(sc auth.Scope) string {
+	switch {
+	case sc.Namespace == "":
+		return "all namespaces"
+	case sc.Name == "":
+		return "namespace " + sc.Namespace
+	}
+	return "cast " + sc.Namespace + "/" + sc.Name
+}
+
+// getCast answers GET .../casts/{name} with the same JSON as stream events.
+func (s *Server) getCast(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+	req, ok := s.authorize(w, r, id)
+	if !ok {
+		return
+	}
+	data, found := s.hub.Get(types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name})
+	if !found {
+		writeText(w, http.StatusNotFound, fmt.Sprintf("cast %s/%s not found", req.scope.Namespace, req.scope.Name))
+		return
+	}
+	writeJSON(w, data)
+}
+
+// listCasts answers GET .../casts with {"items": [...]}, for polling
+// clients and browsers without EventSource.
+func (s *Server) listCasts(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+	req, ok := s.authorize(w, r, id)
+	if !ok {
+		return
+	}
+	items := s.hub.List(req.filter)
+	body := make([]byte, 0, 64+len(items)*512)
+	body = append(body, `{"items":[`...)
+	for i, it := range items {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, it...)
+	}
+	body = append(body, "]}"...)
+	writeJSON(w, body)
+}
+
+func writeJSON(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(body)
+}
+
+// createSession exchanges a token (JSON {"token": "..."} body) for an
+// HttpOnly cookie, because EventSource cannot send headers and tokens must
+// never travel in URLs.
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionBody))
+	if err != nil {
+		writeText(w, http.StatusRequestEntityTooLarge, "session request too large")
+		return
+	}
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || strings.TrimSpace(in.Token) == "" {
+		writeText(w, http.StatusBadRequest, `want a JSON body {"token": "<bearer token>"}`)
+		return
+	}
+	token := strings.TrimSpace(in.Token)
+	r.Header.Set("Authorization", "Bearer "+token)
+	s.authenticated(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
+		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.tls()))
+		writeIdentity(w, id)
+	}).ServeHTTP(w, r)
+}
+
+func (s *Server) deleteSession(w http.ResponseWriter, _ *http.Request) {
+	http.SetCookie(w, auth.ClearSessionCookie(s.tls()))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// whoAmI tells a dashboard who is signed in.
+func (s *Server) whoAmI(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
+	writeIdentity(w, id)
+}
+
+func writeIdentity(w http.ResponseWriter, id auth.Identity) {
+	out := struct {
+		User      string     `json:"user"`
+		Groups    []string   `json:"groups"`
+		ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	}{User: id.User.GetName(), Groups: id.User.GetGroups()}
+	if !id.ExpiresAt.IsZero() {
+		out.ExpiresAt = &id.ExpiresAt
+	}
+	b, _ := json.Marshal(out)
+	writeJSON(w, b)
+}

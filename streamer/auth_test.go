@@ -1,0 +1,191 @@
+package streamer
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/spell-platform/cast-operator/streamer/auth"
+	"github.com/spell-platform/cast-operator/streamer/hub"
+)
+
+func get(url string, header http.Header) (*http.Response, string) {
+	GinkgoHelper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	Expect(err).NotTo(HaveOccurred())
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+var _ = Describe("Who may stream what", func() {
+	var url, ns, other string
+	BeforeEach(func() {
+		url, _ = startStreamer(Options{})
+		ns, other = newNamespace(), newNamespace()
+		createCast(ns, "build-1", nil)
+		createCast(ns, "build-2", nil)
+	})
+
+	paths := func(namespace string) []string {
+		return []string{
+			"/api/v1/namespaces/" + namespace + "/casts/build-1/events",
+			"/api/v1/namespaces/" + namespace + "/casts/events",
+			"/api/v1/casts/events",
+			"/api/v1/namespaces/" + namespace + "/casts/build-1",
+			"/api/v1/namespaces/" + namespace + "/casts",
+			"/api/v1/casts",
+		}
+	}
+
+	It("answers 401 with WWW-Authenticate for no, garbage, deleted-account and wrong-audience tokens", func() {
+		// A generous per-address limit: this spec sends 30 bad requests on purpose.
+		url, _ = startStreamer(Options{IPRate: 100})
+		deleted := serviceAccountToken(ns, "gone")
+		Expect(kube.CoreV1().ServiceAccounts(ns).Delete(context.Background(), "gone", deleteNow())).To(Succeed())
+		for name, h := range map[string]http.Header{
+			"no token":        {},
+			"garbage":         bearer("not-a-token"),
+			"deleted account": bearer(deleted),
+			"wrong audience":  bearer(serviceAccountToken(ns, "elsewhere", "https://other.example.com")),
+			"empty bearer":    {"Authorization": {"Bearer "}},
+		} {
+			for _, p := range paths(ns) {
+				resp, body := get(url+p, h)
+				Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "%s on %s: %s", name, p, body)
+				Expect(resp.Header.Get("WWW-Authenticate")).To(HavePrefix("Bearer"))
+			}
+		}
+	})
+
+	It("answers 403 naming what is missing", func() {
+		none := serviceAccountToken(ns, "nobody")
+		nsOnly := serviceAccountToken(ns, "ns-reader")
+		allow(ns, "ns-reader", ns, []string{"get", "list", "watch"})
+		oneCast := serviceAccountToken(ns, "one-cast")
+		allow(ns, "one-cast", ns, []string{"get", "watch"}, "build-1")
+
+		cases := []struct {
+			token, path, want string
+		}{
+			{none, "/api/v1/namespaces/" + ns + "/casts/events", "cannot list"},
+			{none, "/api/v1/namespaces/" + ns + "/casts/build-1/events", "cannot get"},
+			{nsOnly, "/api/v1/namespaces/" + other + "/casts/events", `in namespace "` + other + `"`},
+			{nsOnly, "/api/v1/casts/events", "cannot list"},
+			{oneCast, "/api/v1/namespaces/" + ns + "/casts/build-2/events", `"build-2"`},
+			{oneCast, "/api/v1/namespaces/" + ns + "/casts/events", "cannot list"},
+		}
+		for _, c := range cases {
+			resp, body := get(url+c.path, bearer(c.token))
+			Expect(resp.StatusCode).To(Equal(http.StatusForbidden), c.path+": "+body)
+			Expect(body).To(ContainSubstring(c.want))
+		}
+	})
+
+	It("serves every scope to callers RBAC allows, resourceNames included", func() {
+		oneCast := serviceAccountToken(ns, "one-cast")
+		allow(ns, "one-cast", ns, []string{"get", "watch"}, "build-1")
+		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/build-1/events", bearer(oneCast))
+		Expect(snapshotOf(s.next()).Name).To(Equal("build-1"))
+
+		nsReader := serviceAccountToken(ns, "ns-reader")
+		allow(ns, "ns-reader", ns, []string{"list", "watch"})
+		s = openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(nsReader))
+		s.nextOf(hub.KindSynced)
+
+		everywhere := serviceAccountToken(other, "cluster-reader")
+		allow(other, "cluster-reader", "", []string{"list", "watch"})
+		s = openStream(url+"/api/v1/casts/events", bearer(everywhere))
+		seen := map[string]bool{}
+		for m := s.next(); m.Event != "synced"; m = s.next() {
+			seen[snapshotOf(m).Namespace] = true
+		}
+		Expect(seen).To(HaveKey(ns))
+	})
+
+	It("refuses the 11th concurrent stream of one identity with 429 and Retry-After", func() {
+		token := serviceAccountToken(ns, "greedy")
+		allow(ns, "greedy", ns, []string{"list", "watch"})
+		for range 10 {
+			openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token)).nextOf(hub.KindSynced)
+		}
+		resp, body := get(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
+		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), body)
+		Expect(resp.Header.Get("Retry-After")).NotTo(BeEmpty())
+	})
+
+	It("rate-limits connection bursts per identity and bad tokens per address", func() {
+		token := serviceAccountToken(ns, "bursty")
+		allow(ns, "bursty", ns, []string{"list", "watch"})
+		codes := map[int]int{}
+		for range 40 {
+			resp, _ := get(url+"/api/v1/namespaces/"+ns+"/casts", bearer(token))
+			codes[resp.StatusCode]++
+			if resp.StatusCode == http.StatusTooManyRequests {
+				Expect(resp.Header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+			}
+		}
+		Expect(codes[http.StatusOK]).To(BeNumerically(">=", 10))
+		Expect(codes[http.StatusTooManyRequests]).To(BeNumerically(">", 0))
+
+		bad := map[int]int{}
+		for i := range 30 {
+			resp, _ := get(url+"/api/v1/casts", bearer("garbage-"+strings.Repeat("x", i)))
+			bad[resp.StatusCode]++
+		}
+		Expect(bad[http.StatusUnauthorized]).To(BeNumerically(">", 0))
+		Expect(bad[http.StatusTooManyRequests]).To(BeNumerically(">", 0), "bad tokens must not flood TokenReview")
+	})
+
+	It("exchanges a token for an HttpOnly session cookie that streams work with, and never logs the token", func() {
+		token := serviceAccountToken(ns, "browser")
+		allow(ns, "browser", ns, []string{"list", "watch"})
+		resp, err := http.Post(url+"/api/v1/session", "application/json", strings.NewReader(`{"token":"`+token+`"}`))
+		Expect(err).NotTo(HaveOccurred())
+		var who struct{ User string }
+		Expect(json.NewDecoder(resp.Body).Decode(&who)).To(Succeed())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(who.User).To(Equal("system:serviceaccount:" + ns + ":browser"))
+		var cookie *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == auth.CookieName {
+				cookie = c
+			}
+		}
+		Expect(cookie).NotTo(BeNil())
+		Expect(cookie.HttpOnly).To(BeTrue())
+		Expect(cookie.SameSite).To(Equal(http.SameSiteStrictMode))
+
+		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", http.Header{"Cookie": {cookie.String()}})
+		s.nextOf(hub.KindSynced)
+
+		bad, err := http.Post(url+"/api/v1/session", "application/json", strings.NewReader(`{"token":"nope"}`))
+		Expect(err).NotTo(HaveOccurred())
+		bad.Body.Close()
+		Expect(bad.StatusCode).To(Equal(http.StatusUnauthorized))
+
+		req, _ := http.NewRequest(http.MethodDelete, url+"/api/v1/session", nil)
+		out, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		out.Body.Close()
+		Expect(out.Header.Get("Set-Cookie")).To(ContainSubstring(auth.CookieName + "="))
+		Expect(out.Header.Get("Set-Cookie")).To(ContainSubstring("Max-Age=0"))
+
+		time.Sleep(200 * time.Millisecond)
+		Expect(logs.String()).To(ContainSubstring("stream opened"))
+		Expect(logs.String()).NotTo(ContainSubstring(token))
+		Expect(logs.String()).NotTo(ContainSubstring(token[:20]))
+	})
+})

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"golang.org/x/time/rate"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/spell-platform/cast-operator/streamer"
+)
+
+// streamerFlags configure the streamer's server.
+type streamerFlags struct {
+	opts          streamer.Options
+	audiences     string
+	userPerMinute int
+	ipPerMinute   int
+}
+
+func (f *streamerFlags) bind(fs *flag.FlagSet, bindDefault string) {
+	o := &f.opts
+	fs.StringVar(&o.BindAddress, "bind-address", bindDefault, "address the streamer serves HTTP on (also /healthz, /readyz and /metrics)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve TLS (and HTTP/2) with this certificate; needs --tls-key-file")
+	fs.StringVar(&o.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
+	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", streamer.DefaultHeartbeatInterval, "comment sent on idle streams so proxies keep them open")
+	fs.DurationVar(&o.MaxStreamDuration, "max-stream-duration", streamer.DefaultMaxStreamDuration, "streams end after this long (or when the token expires), so clients resume and are re-authorized")
+	fs.DurationVar(&o.WriteTimeout, "write-timeout", streamer.DefaultWriteTimeout, "a client that does not read for this long is disconnected (slow_consumer)")
+	fs.DurationVar(&o.Retry, "retry", streamer.DefaultRetry, "reconnection delay sent to clients")
+	fs.IntVar(&o.MaxStreamsPerUser, "max-streams-per-user", streamer.DefaultMaxStreamsPerUser, "open streams allowed per identity")
+	fs.IntVar(&o.MaxTombstones, "max-tombstones", 10000, "deletions remembered so reconnecting clients learn of them")
+	fs.StringVar(&f.audiences, "token-audiences", "", "comma-separated token audiences accepted; empty means the API server's own")
+	fs.IntVar(&f.userPerMinute, "user-requests-per-minute", streamer.DefaultUserPerMinute, "new requests allowed per identity per minute")
+	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client IP per minute")
+}
+
+func (f *streamerFlags) options() (streamer.Options, error) {
+	o := f.opts
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return o, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
+	}
+	for _, a := range strings.Split(f.audiences, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			o.Audiences = append(o.Audiences, a)
+		}
+	}
+	o.UserRate = rate.Limit(f.userPerMinute) / 60
+	o.IPRate = rate.Limit(f.ipPerMinute) / 60
+	return o, nil
+}
+
+func addStreamer(mgr ctrl.Manager, cfg *rest.Config, f *streamerFlags) error {
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the Kubernetes client for token and access reviews: %w", err)
+	}
+	srv, err := streamer.New(opts, mgr.GetCache(), kube)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return fmt.Errorf("adding the streamer: %w", err)
+	}
+	return nil
+}

@@ -117,7 +117,7 @@ var _ = Describe("Cast lifecycle from webhooks", func() {
 		cast := createCast("failing", attached(5002))
 		ev := runEvent{Action: "completed", Repo: repo, ID: 5002, Attempt: 1, Status: "completed", Conclusion: "failure",
 			Started: t0, Updated: t0.Add(time.Minute)}
-		Expect(sendWebhook("workflow_run", runPayload(ev))).To(Equal(http.StatusAccepted))
+		deliver("workflow_run", runPayload(ev))
 		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionComplete)))
 		Expect(fetch(cast)(Default).Status.Message).To(Equal("run finished as failure"))
 		Eventually(eventReasons(cast)).Should(ContainElement("Failed"))
@@ -132,7 +132,7 @@ var _ = Describe("Cast lifecycle from webhooks", func() {
 		inProgress.Action, inProgress.Status, inProgress.Updated = "in_progress", "in_progress", t0.Add(time.Second)
 		requested.Action, requested.Status, requested.Updated = "requested", "requested", t0
 		for _, e := range []runEvent{completed, inProgress, completed, requested, inProgress} {
-			Expect(sendWebhook("workflow_run", runPayload(e))).To(Equal(http.StatusAccepted))
+			deliver("workflow_run", runPayload(e))
 		}
 		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseSucceeded), conditionTrue(castv1alpha1.ConditionComplete)))
 		Consistently(fetch(cast), "1s").Should(phase(castv1alpha1.PhaseSucceeded))

@@ -137,6 +137,9 @@ var _ = Describe("Deployment manifests", func() {
 			"clusterrole.rbac.authorization.k8s.io/cast-operator-manager-role",
 			"deployment.apps/cast-operator-controller-manager",
 			"service/cast-operator-webhook",
+			"deployment.apps/cast-operator-streamer",
+			"service/cast-operator-streamer",
+			"clusterrole.rbac.authorization.k8s.io/cast-operator-streamer-role",
 		} {
 			Expect(string(out)).To(ContainSubstring(want))
 		}

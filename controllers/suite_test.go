@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -135,6 +136,20 @@ func stopTheManager() {
 // status code.
 func sendWebhook(event string, payload []byte) int {
 	GinkgoHelper()
+	code, _ := postWebhook(event, payload)
+	return code
+}
+
+// deliver sends a delivery until a Cast takes it, as GitHub's redelivery
+// would: a Cast created a moment ago may not be in the index yet.
+func deliver(event string, payload []byte) {
+	GinkgoHelper()
+	Eventually(func() string { _, body := postWebhook(event, payload); return body }).
+		Should(ContainSubstring("delivered to 1 cast"))
+}
+
+func postWebhook(event string, payload []byte) (int, string) {
+	GinkgoHelper()
 	req, err := http.NewRequest(http.MethodPost, webhookURL, bytes.NewReader(payload))
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Content-Type", "application/json")
@@ -143,8 +158,10 @@ func sendWebhook(event string, payload []byte) int {
 	req.Header.Set(webhook.HeaderSignature, webhook.Signature([]byte(webhookSecret), payload))
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return resp.StatusCode, string(body)
 }
 
 func controllerConfig() config.Controller {

@@ -51,8 +51,15 @@ vet: ## Run go vet.
 envtest: ## Build kube-apiserver and etcd for envtest into bin/ (once).
 	@hack/build-envtest.sh $(ENVTEST_K8S_VERSION) $(ENVTEST_DIR)
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the dashboard's browser test (once).
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "browser: installing Debian's chromium for the dashboard test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 .PHONY: test
-test: manifests generate vet envtest ## Run unit tests and the envtest suites.
+test: manifests generate vet envtest browser ## Run unit tests, the envtest suites and the browser test.
 	go test ./... -coverprofile cover.out $(TEST_ARGS)
 
 .PHONY: run

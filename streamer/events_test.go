@@ -191,6 +191,20 @@ var _ = Describe("Stream lifetime", func() {
 		Eventually(logs.String).Should(ContainSubstring(`"reason": "token_expired"`))
 	})
 
+	It("ends every stream with reason shutdown when the server stops, promptly", func() {
+		url, _, stop := startStoppableStreamer(Options{})
+		ns := newNamespace()
+		token := serviceAccountToken(ns, "reader")
+		allow(ns, "reader", ns, []string{"list", "watch"})
+		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
+		s.nextOf(hub.KindSynced)
+		start := time.Now()
+		stop()
+		s.endsWithin(5 * time.Second)
+		Expect(time.Since(start)).To(BeNumerically("<", 5*time.Second), "open streams must not hold shutdown up")
+		Eventually(logs.String).Should(ContainSubstring(`"reason": "shutdown"`))
+	})
+
 	It("disconnects a client that stops reading without slowing the others", func() {
 		url, _ := startStreamer(Options{WriteTimeout: time.Second})
 		ns := newNamespace()

@@ -109,6 +109,14 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 // a loopback port until the spec ends, and returns its base URL once ready.
 func startStreamer(opts Options) (string, *Server) {
 	GinkgoHelper()
+	url, srv, _ := startStoppableStreamer(opts)
+	return url, srv
+}
+
+// startStoppableStreamer is startStreamer that also returns a func which
+// stops the server (as the manager does at shutdown) and waits for it.
+func startStoppableStreamer(opts Options) (string, *Server, func()) {
+	GinkgoHelper()
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 200 * time.Millisecond
 	}
@@ -122,13 +130,17 @@ func startStreamer(opts Options) (string, *Server) {
 	ctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), logf.Log))
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	DeferCleanup(func() {
-		cancel()
-		Eventually(done).Should(Receive(BeNil()), "the server must stop cleanly with its context")
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			Eventually(done).Should(Receive(BeNil()), "the server must stop cleanly with its context")
+		})
+	}
+	DeferCleanup(stop)
 	url := "http://" + ln.Addr().String()
 	Eventually(func() int { return getStatus(url+"/readyz", "") }).Should(Equal(http.StatusOK))
-	return url, srv
+	return url, srv, stop
 }
 
 func getStatus(url, token string) int {

@@ -16,6 +16,8 @@ KUBECTL ?= kubectl
 
 # Extra flags for `go test`, e.g. TEST_ARGS='-run TestX -v'.
 TEST_ARGS ?=
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 30s
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -61,6 +63,10 @@ browser: ## Install Debian's chromium for the dashboard's browser test (once).
 .PHONY: test
 test: manifests generate vet envtest browser ## Run unit tests, the envtest suites and the browser test.
 	go test ./... -coverprofile cover.out $(TEST_ARGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
+	hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: run
 run: manifests generate envtest ## Run controller and streamer on a local control plane (data in .local/).

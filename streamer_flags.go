@@ -17,6 +17,7 @@ import (
 type streamerFlags struct {
 	opts          streamer.Options
 	audiences     string
+	origins       string
 	userPerMinute int
 	ipPerMinute   int
 }
@@ -32,6 +33,7 @@ func (f *streamerFlags) bind(fs *flag.FlagSet, bindDefault string) {
 	fs.DurationVar(&o.Retry, "retry", streamer.DefaultRetry, "reconnection delay sent to clients")
 	fs.IntVar(&o.MaxStreamsPerUser, "max-streams-per-user", streamer.DefaultMaxStreamsPerUser, "open streams allowed per identity")
 	fs.IntVar(&o.MaxTombstones, "max-tombstones", 10000, "deletions remembered so reconnecting clients learn of them")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins (https://dash.example.com) allowed to call the API with credentials; empty keeps CORS closed")
 	fs.StringVar(&f.audiences, "token-audiences", "", "comma-separated token audiences accepted; empty means the API server's own")
 	fs.IntVar(&f.userPerMinute, "user-requests-per-minute", streamer.DefaultUserPerMinute, "new requests allowed per identity per minute")
 	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client IP per minute")
@@ -42,11 +44,8 @@ func (f *streamerFlags) options() (streamer.Options, error) {
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return o, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
 	}
-	for _, a := range strings.Split(f.audiences, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			o.Audiences = append(o.Audiences, a)
-		}
-	}
+	o.Audiences = splitList(f.audiences)
+	o.AllowedOrigins = splitList(f.origins)
 	o.UserRate = rate.Limit(f.userPerMinute) / 60
 	o.IPRate = rate.Limit(f.ipPerMinute) / 60
 	return o, nil
@@ -69,4 +68,14 @@ func addStreamer(mgr ctrl.Manager, cfg *rest.Config, f *streamerFlags) error {
 		return fmt.Errorf("adding the streamer: %w", err)
 	}
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

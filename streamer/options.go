@@ -37,6 +37,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long open requests may finish after the
 	// manager stops.
 	ShutdownTimeout time.Duration
+	// AllowedOrigins are the browser origins (scheme://host[:port]) other
+	// than the streamer's own that may call it with credentials; empty
+	// keeps CORS closed.
+	AllowedOrigins []string
 	// Clock tells token expiry apart from wall time in tests; nil means
 	// real time.
 	Clock clock.PassiveClock

@@ -193,7 +193,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/casts", s.authenticated(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.authenticated(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.authenticated(s.getCast))
-	return mux
+	return s.withCORS(mux)
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {

@@ -1,0 +1,35 @@
+package streamer
+
+import (
+	"net/http"
+	"slices"
+)
+
+// withCORS lets the listed browser origins call the API with credentials.
+// It is closed by default: without AllowedOrigins no CORS header is ever
+// sent, so only same-origin pages (the dashboard) can read responses.
+func (s *Server) withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && slices.Contains(s.opts.AllowedOrigins, origin)
+		if allowed {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				writeText(w, http.StatusForbidden, "origin not allowed")
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

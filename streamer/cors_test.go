@@ -1,0 +1,48 @@
+package streamer
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestCORSIsClosedUnlessAnOriginIsAllowed(t *testing.T) {
+	tests := []struct {
+		name, origin, method string
+		allowed              []string
+		wantCode             int
+		wantAllowOrigin      string
+	}{
+		{"no origins configured: no CORS headers", "https://evil.example", http.MethodGet, nil, http.StatusOK, ""},
+		{"preflight refused by default", "https://evil.example", http.MethodOptions, nil, http.StatusForbidden, ""},
+		{"allowed origin", "https://dash.example", http.MethodGet, []string{"https://dash.example"}, http.StatusOK, "https://dash.example"},
+		{"allowed preflight", "https://dash.example", http.MethodOptions, []string{"https://dash.example"}, http.StatusNoContent, "https://dash.example"},
+		{"other origin with a list", "https://evil.example", http.MethodGet, []string{"https://dash.example"}, http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := New(Options{AllowedOrigins: tt.allowed}, nil, fake.NewSimpleClientset())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(tt.method, "/healthz", nil)
+			r.Header.Set("Origin", tt.origin)
+			if tt.method == http.MethodOptions {
+				r.Header.Set("Access-Control-Request-Method", "GET")
+			}
+			w := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(w, r)
+			if w.Code != tt.wantCode {
+				t.Errorf("status %d, want %d", w.Code, tt.wantCode)
+			}
+			if got := w.Header().Get("Access-Control-Allow-Origin"); got != tt.wantAllowOrigin {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.wantAllowOrigin)
+			}
+			if tt.wantAllowOrigin != "" && w.Header().Get("Access-Control-Allow-Credentials") != "true" {
+				t.Error("credentials not allowed for an allowed origin")
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@
 //	cast-operator controller [flags]   reconcile Casts in a cluster
 //	cast-operator streamer [flags]     serve Cast status to HTTP clients
 //	cast-operator dev [flags]          local kube-apiserver + both of the above
+//	cast-operator watch [NAME]         follow Cast status from the streamer
 package main
 
 import (
@@ -20,6 +21,7 @@ Commands:
   controller   reconcile Casts against GitHub (in-cluster config or --kubeconfig)
   streamer     serve Cast status changes to HTTP clients
   dev          start a local control plane and run controller and streamer on it
+  watch        follow Cast status from the streamer; with NAME, wait for it to finish
 
 Run 'cast-operator <command> -h' for a command's flags.
 `
@@ -37,6 +39,7 @@ func run(args []string, stderr io.Writer) int {
 		"controller": runController,
 		"streamer":   runStreamer,
 		"dev":        runDev,
+		"watch":      runWatch,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -50,6 +53,15 @@ func run(args []string, stderr io.Writer) int {
 	if err := cmd(args[1:], stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		// watch exits with the watched Cast's outcome; an empty message
+		// means it already said why.
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintf(stderr, "cast-operator %s: %s\n", args[0], ee.msg)
+			}
+			return ee.code
 		}
 		fmt.Fprintf(stderr, "cast-operator %s: %v\n", args[0], err)
 		return 1

@@ -18,6 +18,7 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"controller", "--no-such-flag"}, wantCode: 1, wantOut: "flag provided but not defined: -no-such-flag"},
 		{args: []string{"streamer", "extra"}, wantCode: 1, wantOut: `unexpected arguments ["extra"]`},
 		{args: []string{"dev", "-h"}, wantCode: 0, wantOut: "-data-dir"},
+		{args: []string{"watch", "-o", "yaml"}, wantCode: 2, wantOut: "yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

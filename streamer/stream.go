@@ -36,8 +36,9 @@ func (s *Server) streamOne(w http.ResponseWriter, r *http.Request, id auth.Ident
 	if !ok {
 		return
 	}
-	if _, found := s.hub.Get(types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name}); !found &&
-		r.Header.Get("Last-Event-ID") == "" {
+	// Resuming, a Cast deleted meanwhile still gets its "deleted" event.
+	key := types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name}
+	if _, found := s.hub.Get(key); !found && (r.Header.Get("Last-Event-ID") == "" || !s.hub.Known(key)) {
 		writeText(w, http.StatusNotFound, "cast "+req.scope.Namespace+"/"+req.scope.Name+" not found")
 		return
 	}
@@ -69,7 +70,11 @@ func (sw *streamWriter) flush() error {
 		return err
 	}
 	_, err := sw.w.Write(sw.buf)
-	sw.buf = sw.buf[:0]
+	if cap(sw.buf) > 4<<10 {
+		sw.buf = nil
+	} else {
+		sw.buf = sw.buf[:0]
+	}
 	if err == nil {
 		err = sw.rc.Flush()
 	}
@@ -113,7 +118,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 	openStreams.Inc()
 	defer openStreams.Dec()
 	keys := []any{"user", user, "ip", auth.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
-	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
+	//log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
 	reason := s.pump(r, sw, sub, init, single, id)
 	streamsClosed.WithLabelValues(reason).Inc()
@@ -133,7 +138,13 @@ func (s *Server) pump(r *http.Request, sw *streamWriter, sub *hub.Subscriber, in
 		}
 	}
 	if !single {
-		sw.buf, _ = sse.AppendEvent(sw.buf, sse.Event{ID: init.SyncedID, Event: string(hub.KindSynced), Data: []byte(`{}`)})
+		// resumed tells the client whether Casts it knows but did not get
+		// again are unchanged (true) or gone (false, a full snapshot).
+		data := []byte(`{"resumed":false}`)
+		if init.Resumed {
+			data = []byte(`{"resumed":true}`)
+		}
+		sw.buf, _ = sse.AppendEvent(sw.buf, sse.Event{ID: init.SyncedID, Event: string(hub.KindSynced), Data: data})
 		eventsSent.WithLabelValues(string(hub.KindSynced)).Inc()
 	}
 	if err := sw.flush(); err != nil {

@@ -255,6 +255,23 @@ func (h *Hub) Get(key types.NamespacedName) ([]byte, bool) {
 	return st.update.Data, true
 }
 
+// Known reports whether the Cast exists or was deleted within the hub's
+// memory, so a single-Cast stream can tell "not found" from "deleted while
+// you were away".
+func (h *Hub) Known(key types.NamespacedName) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if _, ok := h.casts[key]; ok {
+		return true
+	}
+	for _, t := range h.tombstones {
+		if t.key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // List returns the JSON of every matching Cast's current state, ordered by
 // namespace and name.
 func (h *Hub) List(f Filter) [][]byte {

@@ -1,0 +1,148 @@
+package client
+
+import (
+	"strconv"
+
+	"github.com/spell-platform/cast-operator/streamer/hub"
+)
+
+// castState is what the consumer was last told about one Cast.
+type castState struct {
+	rv      int64
+	kind    hub.Kind
+	deleted bool
+	snap    hub.Snapshot
+}
+
+// tracker enforces the delivery contract across connections: per Cast,
+// resourceVersions only go up, and after a full snapshot the Casts it no
+// longer holds are reported deleted. It does no I/O, so every rule is
+// tested without a server.
+type tracker struct {
+	casts map[string]*castState
+
+	// The current connection's initial batch (collections only): what the
+	// stream sent before "synced", and what it proves about the batch.
+	initial bool
+	sentRV  int64 // the Last-Event-ID sent, as a number
+	sentOK  bool  // a numeric Last-Event-ID was sent
+	seen    map[string]bool
+	full    bool // proven a full snapshot
+	exact   bool // proven an exact resume
+}
+
+func newTracker() *tracker {
+	return &tracker{casts: map[string]*castState{}}
+}
+
+// parseRV reads a resourceVersion as the number etcd makes it.
+func parseRV(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func keyOf(s hub.Snapshot) string { return s.Namespace + "/" + s.Name }
+
+// begin starts a connection that sent lastID; collection streams have an
+// initial batch that ends with "synced".
+func (t *tracker) begin(lastID string, collection bool) {
+	t.initial = collection
+	t.sentRV, t.sentOK = parseRV(lastID)
+	t.seen = map[string]bool{}
+	// Without an id, what the server sends is everything there is.
+	t.full = !t.sentOK
+	t.exact = false
+}
+
+// offer decides whether ev (a state or a deletion, never synced) reaches
+// the consumer, and records it if so.
+func (t *tracker) offer(ev Event) bool {
+	key := keyOf(ev.Cast)
+	rv, ok := parseRV(ev.ID)
+	if t.initial {
+		t.seen[key] = true
+		switch {
+		case ev.Type == hub.KindDeleted:
+			// Full snapshots hold no deletions: this is an exact resume.
+			t.exact = true
+		case t.sentOK && ok && rv <= t.sentRV:
+			// An exact resume sends only what changed after the id.
+			t.full = true
+		}
+	}
+	if !ok {
+		// Unordered: deliver rather than risk losing the latest state.
+		return true
+	}
+	st := t.casts[key]
+	switch {
+	case st == nil || rv > st.rv:
+		if st != nil && st.deleted && ev.Type == hub.KindDeleted {
+			st.rv = rv // told already
+			return false
+		}
+	case rv == st.rv && terminalKind(ev.Type) && ev.Type != st.kind && !st.deleted:
+		// The same state, now marked final: say so, so a consumer waiting
+		// for "complete" is not left waiting.
+	default:
+		return false
+	}
+	st = &castState{rv: rv, kind: ev.Type, deleted: ev.Type == hub.KindDeleted}
+	if !st.deleted {
+		// Kept for a synthetic deletion; a deleted Cast needs only its rv,
+		// so long subscriptions over churning namespaces stay small.
+		st.snap = ev.Cast
+	}
+	t.casts[key] = st
+	return true
+}
+
+func terminalKind(k hub.Kind) bool { return k == hub.KindComplete || k == hub.KindDeleted }
+
+// ghostCandidates are the live Casts the current initial batch did not
+// mention; nil when the batch is known to be an exact resume, where an
+// unmentioned Cast simply did not change.
+func (t *tracker) ghostCandidates() []string {
+	if t.exact {
+		return nil
+	}
+	var out []string
+	for key, st := range t.casts {
+		if !st.deleted && !t.seen[key] {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// needsCheck says whether ghostCandidates could be unchanged Casts rather
+// than deleted ones: the batch proved neither full nor exact.
+func (t *tracker) needsCheck() bool { return !t.full && !t.exact }
+
+// synced ends the initial batch, turning the given Casts (ghosts the
+// caller settled on) into deletions with the synced event's id, which is
+// past every state the server had.
+func (t *tracker) synced(syncedID string, ghosts []string) []Event {
+	t.initial = false
+	rv, _ := parseRV(syncedID)
+	var out []Event
+	for _, key := range ghosts {
+		if ev, ok := t.forget(key, rv); ok {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// forget records that a known Cast is gone and returns the synthetic
+// deletion to deliver, carrying the last state the consumer saw.
+func (t *tracker) forget(key string, rv int64) (Event, bool) {
+	st := t.casts[key]
+	if st == nil || st.deleted {
+		return Event{}, false
+	}
+	st.rv, st.kind, st.deleted = max(st.rv, rv), hub.KindDeleted, true
+	snap := st.snap
+	snap.ResourceVersion = strconv.FormatInt(st.rv, 10)
+	return Event{Type: hub.KindDeleted, ID: snap.ResourceVersion, Cast: snap}, true
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/streamer"
+)
+
+// watchEnv is a real kube-apiserver with a real streamer in front of it.
+type watchEnv struct {
+	k8s    ctrlclient.Client
+	kube   kubernetes.Interface
+	host   string // the API server, for kubeconfigs
+	url    string // the streamer
+	ns     string
+	reader string // a token allowed to read Casts in ns
+}
+
+func startWatchEnv(t *testing.T) *watchEnv {
+	t.Helper()
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	env, err := localcluster.New("")
+	must(t, err)
+	cfg, err := env.Start()
+	must(t, err)
+	t.Cleanup(func() { _ = env.Stop() })
+	e := &watchEnv{host: cfg.Host, ns: "watch"}
+	e.k8s, err = ctrlclient.New(cfg, ctrlclient.Options{Scheme: localcluster.Scheme()})
+	must(t, err)
+	e.kube, err = kubernetes.NewForConfig(cfg)
+	must(t, err)
+	c, err := cache.New(cfg, cache.Options{Scheme: localcluster.Scheme()})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before the API server stops: it waits for watches
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("cache did not sync")
+	}
+	srv, err := streamer.New(streamer.Options{HeartbeatInterval: 200 * time.Millisecond}, c, e.kube)
+	must(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	t.Cleanup(func() { stop(); <-done })
+	e.url = "http://" + ln.Addr().String()
+	waitUntil(t, "the streamer is ready", func() bool {
+		resp, err := http.Get(e.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	must(t, e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
+	e.reader = e.token(t, "reader", true)
+	return e
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// token returns a real token for a new ServiceAccount in the test
+// namespace, allowed to read Casts there if allowed.
+func (e *watchEnv) token(t *testing.T, sa string, allowed bool) string {
+	t.Helper()
+	ctx := context.Background()
+	_, err := e.kube.CoreV1().ServiceAccounts(e.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+	must(t, err)
+	if allowed {
+		rule := rbacv1.PolicyRule{APIGroups: []string{"spell.dev"}, Resources: []string{"casts"}, Verbs: []string{"get", "list", "watch"}}
+		must(t, e.k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: e.ns}, Rules: []rbacv1.PolicyRule{rule}}))
+		must(t, e.k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: e.ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: sa},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: e.ns}}}))
+	}
+	exp := int64(3600)
+	tr, err := e.kube.CoreV1().ServiceAccounts(e.ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	must(t, err)
+	return tr.Status.Token
+}
+
+func (e *watchEnv) cast(t *testing.T, name string) *castv1alpha1.Cast {
+	t.Helper()
+	c := &castv1alpha1.Cast{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
+		Spec: castv1alpha1.CastSpec{Repository: "spell-platform/spells", Workflow: "cast.yml"}}
+	must(t, e.k8s.Create(context.Background(), c))
+	e.status(t, c, castv1alpha1.PhasePending, 0, "")
+	return c
+}
+
+// status writes status through the subresource, as the controller does.
+func (e *watchEnv) status(t *testing.T, c *castv1alpha1.Cast, phase castv1alpha1.CastPhase, progress int32, msg string) {
+	t.Helper()
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &castv1alpha1.Cast{}
+		if err := e.k8s.Get(context.Background(), ctrlclient.ObjectKeyFromObject(c), cur); err != nil {
+			return err
+		}
+		cur.Status.Phase, cur.Status.Progress, cur.Status.Message = phase, progress, msg
+		return e.k8s.Status().Update(context.Background(), cur)
+	}))
+}
+
+// watchBuffer is written by the command's goroutine and read by the test.
+type watchBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *watchBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *watchBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *watchBuffer) has(s string) func() bool {
+	return func() bool { return strings.Contains(b.String(), s) }
+}
+
+// cmdRun is a watch command running in the background.
+type cmdRun struct {
+	stdout, stderr watchBuffer
+	done           chan struct{}
+	err            error
+	cancel         context.CancelFunc
+}
+
+// startCmd runs `cast-operator watch args...` as main would.
+func startCmd(t *testing.T, args ...string) *cmdRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &cmdRun{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(r.done)
+		r.err = runWatchTo(ctx, args, &r.stdout, &r.stderr)
+	}()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+// exitCode is how main maps runWatch's error to an exit status.
+func (r *cmdRun) exitCode(t *testing.T) (int, string) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("watch did not end; stdout:\n%s\nstderr:\n%s", r.stdout.String(), r.stderr.String())
+	}
+	var ee *exitError
+	switch {
+	case r.err == nil:
+		return 0, ""
+	case errors.As(r.err, &ee):
+		return ee.ExitCode(), ee.Error()
+	case errors.Is(r.err, flag.ErrHelp):
+		return 0, ""
+	}
+	return 1, r.err.Error()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	path := filepath.Join(t.TempDir(), name)
+	must(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// writeKubeconfig points KUBECONFIG at a config whose current context uses
+// user, in the test namespace.
+func (e *watchEnv) writeKubeconfig(t *testing.T, user *clientcmdapi.AuthInfo) {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: e.host}
+	cfg.AuthInfos["watcher"] = user
+	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "watcher", Namespace: e.ns}
+	cfg.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	must(t, clientcmd.WriteToFile(*cfg, path))
+	t.Setenv("KUBECONFIG", path)
+}
+
+var textLine = regexp.MustCompile(`^\d\d:\d\d:\d\d  watch/\S+ +(Pending|Running|Succeeded|Failed|Deleted) +\d{1,3}%`)
+
+func TestWatch(t *testing.T) {
+	e := startWatchEnv(t)
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no developer config leaks in
+	tokenFile := writeFile(t, "token", e.reader+"\n")
+	flags := func(args ...string) []string {
+		return append(args, "-n", e.ns, "--server", e.url, "--token-file", tokenFile)
+	}
+
+	t.Run("a Cast that Succeeds exits 0 after printing each phase", func(t *testing.T) {
+		c := e.cast(t, "ok")
+		r := startCmd(t, flags("ok")...)
+		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		e.status(t, c, castv1alpha1.PhaseRunning, 40, "brewing")
+		waitUntil(t, "Running is printed", r.stdout.has("brewing"))
+		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "all done")
+		if code, msg := r.exitCode(t); code != 0 {
+			t.Fatalf("exit %d (%s), want 0", code, msg)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("want 3 lines (Pending, Running, Succeeded), got:\n%s", r.stdout.String())
+		}
+		for i, want := range []string{"Pending      0%", "Running     40%  brewing", "Succeeded  100%  all done"} {
+			if !textLine.MatchString(lines[i]) || !strings.HasSuffix(lines[i], "watch/ok"+strings.Repeat(" ", minNameWidth-8)+"  "+want) {
+				t.Errorf("line %d = %q, want time, watch/ok and %q", i, lines[i], want)
+			}
+		}
+	})
+
+	t.Run("a Cast that Fails exits 1 with its message on stderr", func(t *testing.T) {
+		c := e.cast(t, "bad")
+		r := startCmd(t, flags("bad")...)
+		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		e.status(t, c, castv1alpha1.PhaseFailed, 60, "the spell\nfizzled")
+		if code, msg := r.exitCode(t); code != 1 || msg != "" {
+			t.Fatalf("exit %d (%q), want 1 with the message already printed", code, msg)
+		}
+		if want := "cast watch/bad Failed: the spell fizzled"; !strings.Contains(r.stderr.String(), want) {
+			t.Errorf("stderr %q lacks %q", r.stderr.String(), want)
+		}
+	})
+
+	t.Run("-o json prints one snapshot object per event", func(t *testing.T) {
+		c := e.cast(t, "js")
+		r := startCmd(t, flags("-o", "json", "js")...)
+		waitUntil(t, "the first event", r.stdout.has("\n"))
+		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "done")
+		if code, msg := r.exitCode(t); code != 0 {
+			t.Fatalf("exit %d (%s), want 0", code, msg)
+		}
+		var events []string
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout.String()), "\n") {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(line), &obj); err != nil {
+				t.Fatalf("not JSON: %q: %v", line, err)
+			}
+			for _, k := range []string{"castId", "namespace", "name", "status", "progress", "resourceVersion", "timestamp", "artifacts"} {
+				if _, ok := obj[k]; !ok {
+					t.Errorf("%q lacks the snapshot field %q", line, k)
+				}
+			}
+			events = append(events, obj["event"].(string)+" "+obj["status"].(string))
+		}
+		if strings.Join(events, ", ") != "status Pending, complete Succeeded" {
+			t.Errorf("events %q, want status Pending then complete Succeeded", events)
+		}
+	})
+
+	t.Run("takes the token and namespace from the kubeconfig", func(t *testing.T) {
+		c := e.cast(t, "kc")
+		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "done")
+		t.Setenv("CAST_STREAMER", e.url)
+		for _, user := range []*clientcmdapi.AuthInfo{{Token: e.reader}, {TokenFile: tokenFile}} {
+			e.writeKubeconfig(t, user)
+			r := startCmd(t, "kc")
+			if code, msg := r.exitCode(t); code != 0 || !strings.Contains(r.stdout.String(), "watch/kc ") || !strings.Contains(r.stdout.String(), " Succeeded ") {
+				t.Fatalf("exit %d (%s), output %q: want 0 and the final state", code, msg, r.stdout.String())
+			}
+		}
+	})
+
+	t.Run("a kubeconfig with client certificates asks for --token-file", func(t *testing.T) {
+		e.writeKubeconfig(t, &clientcmdapi.AuthInfo{ClientCertificateData: []byte("cert"), ClientKeyData: []byte("key")})
+		code, msg := startCmd(t, "--server", e.url, "kc").exitCode(t)
+		if code != 2 || !strings.Contains(msg, "client certificates") || !strings.Contains(msg, "--token-file") {
+			t.Fatalf("exit %d (%s), want 2 and a hint to use --token-file", code, msg)
+		}
+	})
+
+	t.Run("a bad token exits 3 and says so", func(t *testing.T) {
+		bad := writeFile(t, "bad", "not-a-token")
+		code, msg := startCmd(t, "-n", e.ns, "--server", e.url, "--token-file", bad, "ok").exitCode(t)
+		if code != 3 || !strings.Contains(msg, "did not accept the token") || !strings.Contains(msg, bad) {
+			t.Fatalf("exit %d (%s), want 3 naming the token's source", code, msg)
+		}
+	})
+
+	t.Run("a token without RBAC exits 3", func(t *testing.T) {
+		f := writeFile(t, "stranger", e.token(t, "stranger", false))
+		code, msg := startCmd(t, "-n", e.ns, "--server", e.url, "--token-file", f).exitCode(t)
+		if code != 3 || !strings.Contains(msg, "403") {
+			t.Fatalf("exit %d (%s), want 3 with the streamer's 403", code, msg)
+		}
+	})
+
+	t.Run("a Cast deleted before it finished exits 3", func(t *testing.T) {
+		c := e.cast(t, "doomed")
+		r := startCmd(t, flags("doomed")...)
+		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		must(t, e.k8s.Delete(context.Background(), c))
+		if code, msg := r.exitCode(t); code != 3 || !strings.Contains(msg, "deleted before it finished") {
+			t.Fatalf("exit %d (%s), want 3", code, msg)
+		}
+		if !r.stdout.has("Deleted")() {
+			t.Errorf("the deletion is printed too: %q", r.stdout.String())
+		}
+	})
+
+	t.Run("a namespace watch follows new Casts until Ctrl-C, then exits 0", func(t *testing.T) {
+		r := startCmd(t, flags()...)
+		waitUntil(t, "existing Casts are printed", r.stdout.has("watch/ok"))
+		e.cast(t, "late")
+		waitUntil(t, "a new Cast is printed", r.stdout.has("watch/late"))
+		r.cancel()
+		if code, msg := r.exitCode(t); code != 0 {
+			t.Fatalf("exit %d (%s), want 0", code, msg)
+		}
+		t.Logf("output:\n%s", r.stdout.String())
+	})
+}
+
+func TestWatchArgs(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	tok := writeFile(t, "token", "t")
+	for _, args := range [][]string{
+		{"a", "b"},
+		{"-A", "a"},
+		{"-A", "-n", "x"},
+		{"-l", "team=blue", "a"},
+		{"-o", "yaml"},
+		{"--no-such-flag"},
+		{}, // no --token-file and no kubeconfig
+	} {
+		r := startCmd(t, args...)
+		if code, _ := r.exitCode(t); code != 2 {
+			t.Errorf("watch %q: exit %d, want 2 (usage)", args, code)
+		}
+	}
+	if code, _ := startCmd(t, "-h").exitCode(t); code != 0 {
+		t.Errorf("-h exits %d, want 0", code)
+	}
+
+	t.Setenv("CAST_STREAMER", "")
+	cfg, err := parseWatchArgs([]string{"mine", "-n", "team", "--token-file", tok}, &bytes.Buffer{})
+	if err != nil || cfg.scope.Name != "mine" || cfg.scope.Namespace != "team" || cfg.server != defaultStreamer {
+		t.Errorf("flags after NAME: %+v, %v", cfg, err)
+	}
+	t.Setenv("CAST_STREAMER", "http://streamer:8090")
+	cfg, err = parseWatchArgs([]string{"-A", "-l", "team=blue", "--token-file", tok}, &bytes.Buffer{})
+	if err != nil || cfg.scope.Namespace != "" || cfg.scope.LabelSelector != "team=blue" || cfg.server != "http://streamer:8090" {
+		t.Errorf("-A -l: %+v, %v", cfg, err)
+	}
+	cfg, err = parseWatchArgs([]string{"--token-file", tok}, &bytes.Buffer{})
+	if err != nil || cfg.scope.Namespace != "default" {
+		t.Errorf("without a kubeconfig the namespace is default: %+v, %v", cfg, err)
+	}
+}

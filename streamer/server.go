@@ -43,6 +43,7 @@ type Server struct {
 	authn   *auth.Authenticator
 	authz   *auth.Authorizer
 	limiter *auth.Limiter
+	api     *apiHealth
 
 	// stopping is closed at shutdown so open streams end (reason
 	// "shutdown") and clients reconnect to another replica.
@@ -73,6 +74,7 @@ func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error
 			UserRate:          opts.UserRate, UserBurst: max(int(opts.UserRate*60)/5, 10),
 			IPRate: opts.IPRate, IPBurst: max(int(opts.IPRate*60)/4, 5),
 		}),
+		api:      newAPIHealth(kube),
 		stopping: make(chan struct{}),
 	}, nil
 }
@@ -174,9 +176,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.hub.Synced() {
 			writeText(w, http.StatusServiceUnavailable, "cast informer not synced")
+			return
+		}
+		if err := s.api.check(r.Context()); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "kube-apiserver unreachable: streams cannot be authorized or kept current")
 			return
 		}
 		writeText(w, http.StatusOK, "ok")

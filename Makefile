@@ -64,6 +64,10 @@ browser: ## Install Debian's chromium for the dashboard's browser test (once).
 test: manifests generate vet envtest browser ## Run unit tests, the envtest suites and the browser test.
 	go test ./... -coverprofile cover.out $(TEST_ARGS)
 
+.PHONY: screenshot
+screenshot: envtest browser ## Refresh docs/dashboard.png from the dashboard's browser test.
+	UPDATE_SCREENSHOT=1 go test ./streamer/dashboard/ -count=1
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 	hack/fuzz.sh $(FUZZTIME)

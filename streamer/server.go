@@ -22,6 +22,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer/auth"
+	"github.com/spell-platform/cast-operator/streamer/dashboard"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
@@ -199,6 +200,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/casts", s.authenticated(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.authenticated(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.authenticated(s.getCast))
+	// The dashboard takes every other GET; the routes above are more specific.
+	mux.Handle("GET /", dashboard.Handler())
 	return s.withCORS(mux)
 }
 

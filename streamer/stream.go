@@ -118,7 +118,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 	openStreams.Inc()
 	defer openStreams.Dec()
 	keys := []any{"user", user, "ip", auth.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
-	//log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
+	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
 	reason := s.pump(r, sw, sub, init, single, id)
 	streamsClosed.WithLabelValues(reason).Inc()

@@ -18,6 +18,8 @@ KUBECTL ?= kubectl
 TEST_ARGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
+# Flags for `make soak`, e.g. SOAK_ARGS='-clients 500 -minutes 10 -churn 30s'.
+SOAK_ARGS ?=
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -63,6 +65,14 @@ browser: ## Install Debian's chromium for the dashboard's browser test (once).
 .PHONY: test
 test: manifests generate vet envtest browser ## Run unit tests, the envtest suites and the browser test.
 	go test ./... -coverprofile cover.out $(TEST_ARGS)
+
+.PHONY: test-faults
+test-faults: manifests generate vet envtest ## Run every fault-injection spec (kills, kube-apiserver restart, GitHub outages, webhook floods).
+	FAULTS=all go test ./test/faults/ -count=1 -timeout 30m -v $(TEST_ARGS)
+
+.PHONY: soak
+soak: envtest ## Hold streamer clients with churn, then check goroutines, fds and heap return to baseline.
+	go run ./test/soak $(SOAK_ARGS)
 
 .PHONY: screenshot
 screenshot: envtest browser ## Refresh docs/dashboard.png from the dashboard's browser test.

@@ -8,18 +8,22 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -206,7 +210,24 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Source(), &handler.EnqueueRequestForObject{})).
 		Named("cast").
+		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval)}).
 		Complete(r)
+}
+
+// reconcileWorkers lets a Cast whose GitHub call hangs (up to the HTTP
+// client's timeout) hold up one worker, not every other Cast.
+const reconcileWorkers = 4
+
+// errorBackoff is controller-runtime's default rate limiter (per-Cast
+// exponential backoff from 5 ms, 10 retries a second overall) with the
+// per-Cast backoff capped at the resync interval instead of 1000 s: after
+// a long GitHub outage a Cast is re-read within one interval of GitHub
+// recovering, as a Cast that never failed would be.
+func errorBackoff(maxDelay time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // Defaults for the reconciler's knobs, also the controller's flag defaults.

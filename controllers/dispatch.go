@@ -49,7 +49,7 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 
-	if !r.intentRecordedHere(cast) {
+	if !r.intentRecordedHere(cast) || now.Sub(cond.LastTransitionTime.Time) >= r.DispatchGrace {
 		// Maybe this intent was sent by a process that died before it could
 		// record the run: look for it before dispatching again.
 		res, err := r.find(ctx, cast, gh, cond.LastTransitionTime.Time, now)
@@ -59,6 +59,13 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 		if wait := cond.LastTransitionTime.Add(r.DispatchGrace).Sub(now); wait > 0 {
 			return ctrl.Result{RequeueAfter: min(wait, findInterval)}, nil
 		}
+		// Nothing showed up within the grace. Renew the intent's time, and
+		// dispatch only once that is written: a process that dies after
+		// the next dispatch then leaves its successor a full grace to find
+		// that run, instead of an expired one and a second dispatch.
+		cond.LastTransitionTime = metav1.NewTime(now)
+		r.setIntent(cast, true)
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 
 	r.setIntent(cast, false)

@@ -39,6 +39,9 @@ func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, aut
 		}
 		id, err := s.authn.Authenticate(r.Context(), token)
 		switch {
+		case errors.Is(err, auth.ErrUnauthenticated) && s.api.unsettled(r.Context()):
+			warmingUp(w)
+			return
 		case errors.Is(err, auth.ErrUnauthenticated):
 			s.unauthenticated(w, r, ip, "token not accepted: invalid, expired or for another audience")
 			return
@@ -112,6 +115,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Ident
 		return req, false
 	}
 	if err := s.authz.Authorize(r.Context(), id.User, req.scope); err != nil {
+		if errors.Is(err, auth.ErrForbidden) && s.api.unsettled(r.Context()) {
+			warmingUp(w)
+			return req, false
+		}
 		if errors.Is(err, auth.ErrForbidden) {
 			streamsClosed.WithLabelValues(reasonForbidden).Inc()
 			logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
@@ -129,6 +136,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Ident
 		return req, false
 	}
 	return req, true
+}
+
+// warmingUp answers a refusal that may be the API server's warm-up after
+// an outage: clients retry instead of giving up for good.
+func warmingUp(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	writeText(w, http.StatusServiceUnavailable, "kube-apiserver is recovering from an outage, retry shortly")
 }
 
 func scopeString(sc auth.Scope) string {

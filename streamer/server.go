@@ -50,6 +50,10 @@ type Server struct {
 	// "shutdown") and clients reconnect to another replica.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// detached counts HTTP/1.x streams served off their hijacked
+	// connection (stream.go); shutdown waits for them as net/http waits
+	// for handlers.
+	detached sync.WaitGroup
 }
 
 // New returns a Server that reads Casts from c and checks callers with
@@ -99,6 +103,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		return err
 	}
+	go s.api.watch(ctx)
 
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -118,6 +123,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if err := srv.Shutdown(shutdownCtx); err != nil {
 			log.Info("streamer shutdown incomplete", "error", err.Error())
 		}
+		if !waitUntil(&s.detached, shutdownCtx) {
+			log.Info("streamer shutdown incomplete", "error", "detached streams still open")
+		}
 	}()
 
 	log.Info("streamer listening", "address", ln.Addr().String(), "tls", s.tls())
@@ -133,6 +141,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-done
 	return nil
+}
+
+// waitUntil waits for wg, or ctx's end; false means ctx ended first.
+func waitUntil(wg *sync.WaitGroup, ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (s *Server) tls() bool { return s.opts.TLSCertFile != "" && s.opts.TLSKeyFile != "" }

@@ -139,8 +139,10 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 		if err != nil {
 			return retryLater(err)
 		}
+		// Only the jobs: runs that arrived meanwhile wait for the next
+		// reconcile, which their delivery already asked for.
 		r.Inbox.ReplaceJobs(key, fetched)
-		_, jobs = r.Inbox.Take(key)
+		jobs = r.Inbox.Jobs(key)
 	}
 	if runstatus.ApplyJobs(&cast.Status, jobs) {
 		r.touch(cast, now)

@@ -92,6 +92,18 @@ func (b *Inbox) Take(cast types.NamespacedName) ([]runstatus.Run, []runstatus.Jo
 	return runs, jobs
 }
 
+// Jobs returns every job snapshot known for the Cast, leaving queued runs
+// and the wake-up state alone.
+func (b *Inbox) Jobs(cast types.NamespacedName) []runstatus.Job {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	jobs := make([]runstatus.Job, 0, len(b.jobs[cast]))
+	for _, j := range b.jobs[cast] {
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
 // Return puts back run snapshots whose status write failed, ahead of any
 // that arrived since, so the retry sees them again.
 func (b *Inbox) Return(cast types.NamespacedName, runs []runstatus.Run) {

@@ -71,3 +71,17 @@ func TestInboxNeverBlocksDelivery(t *testing.T) {
 		t.Errorf("the observation behind a dropped wake-up was lost")
 	}
 }
+
+func TestInboxJobsLeavesQueuedRunsForTheNextReconcile(t *testing.T) {
+	b := NewInbox()
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	b.Deliver(a, runstatus.Observation{Run: &runstatus.Run{ID: 1, Status: "completed", Conclusion: "cancelled"}})
+	b.ReplaceJobs(a, []runstatus.Job{{ID: 5, Status: "completed"}})
+	if jobs := b.Jobs(a); len(jobs) != 1 {
+		t.Fatalf("Jobs = %+v, want the replaced job", jobs)
+	}
+	// A run delivered while a resync was talking to GitHub must survive it.
+	if runs, _ := b.Take(a); len(runs) != 1 || runs[0].Conclusion != "cancelled" {
+		t.Fatalf("the completed run was lost: %+v", runs)
+	}
+}

@@ -25,6 +25,11 @@ var _ = Describe("Webhooks at load", Label("controller", "webhooks"), func() {
 		ids := op.addRuns(7_400_000, n, "in_progress", nil)
 		op.start()
 		keys := createAttached(ctx, ns, ids)
+		// GitHub sends nothing for a run before the operator knows it, and
+		// an unmatched delivery is not retried: wait until the controller
+		// has seen every Cast (it wrote a phase) before sending.
+		Eventually(func() []castv1alpha1.CastPhase { return phases(ctx, keys) }).
+			WithTimeout(time.Minute).ShouldNot(ContainElement(castv1alpha1.CastPhase("")))
 
 		t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 		var all []delivery

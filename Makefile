@@ -18,6 +18,8 @@ KUBECTL ?= kubectl
 TEST_ARGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
+# Flags for `make bench`, e.g. BENCH_ARGS='-clients 1000 -duration 10s'.
+BENCH_ARGS ?=
 # Flags for `make soak`, e.g. SOAK_ARGS='-clients 500 -minutes 10 -churn 30s'.
 SOAK_ARGS ?=
 
@@ -69,6 +71,10 @@ test: manifests generate vet envtest browser ## Run unit tests, the envtest suit
 .PHONY: test-faults
 test-faults: manifests generate vet envtest ## Run every fault-injection spec (kills, kube-apiserver restart, GitHub outages, webhook floods).
 	FAULTS=all go test ./test/faults/ -count=1 -timeout 30m -v $(TEST_ARGS)
+
+.PHONY: bench
+bench: envtest ## Load-test streamer and controller; prints the table, writes docs/bench/ (default size < 10 min).
+	go run ./test/bench $(BENCH_ARGS)
 
 .PHONY: soak
 soak: envtest ## Hold streamer clients with churn, then check goroutines, fds and heap return to baseline.

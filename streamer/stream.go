@@ -1,11 +1,16 @@
 package streamer
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -57,33 +62,83 @@ func (s *Server) streamCollection(w http.ResponseWriter, r *http.Request, id aut
 
 // streamWriter writes SSE frames with a deadline per write, so a client
 // that stops reading is found out and dropped instead of holding memory.
+// Frames are built in a pooled buffer that is returned after each write:
+// an idle stream holds no buffer at all.
 type streamWriter struct {
+	// conn is the detached connection of an HTTP/1.x stream; nil when the
+	// stream is written through the handler's ResponseWriter (HTTP/2).
+	conn    net.Conn
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 	buf     []byte
+	pooled  *[]byte
 	events  int
 }
 
+// flushAt is how much a stream buffers before writing, so a large
+// snapshot (or a backlog of large events) goes out in pieces: a stream
+// never needs a buffer the size of everything it sends at once, and many
+// clients connecting together do not make the streamer allocate, and
+// collect, a full snapshot each.
+const flushAt = 32 << 10
+
+// maxPooledFrame keeps one huge event from pinning its buffer in the pool.
+const maxPooledFrame = 64 << 10
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// grab makes sw.buf a pooled buffer to append to.
+func (sw *streamWriter) grab() {
+	if sw.pooled == nil {
+		sw.pooled = frameBufs.Get().(*[]byte)
+		sw.buf = (*sw.pooled)[:0]
+	}
+}
+
+func (sw *streamWriter) release() {
+	if sw.pooled != nil && cap(sw.buf) <= maxPooledFrame {
+		*sw.pooled = sw.buf[:0]
+		frameBufs.Put(sw.pooled)
+	}
+	sw.buf, sw.pooled = nil, nil
+}
+
 func (sw *streamWriter) flush() error {
+	defer sw.release()
+	if sw.conn != nil {
+		if err := sw.conn.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil {
+			return err
+		}
+		_, err := sw.conn.Write(sw.buf)
+		return err
+	}
 	if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	_, err := sw.w.Write(sw.buf)
-	if cap(sw.buf) > 4<<10 {
-		sw.buf = nil
-	} else {
-		sw.buf = sw.buf[:0]
-	}
 	if err == nil {
 		err = sw.rc.Flush()
 	}
 	return err
 }
 
+// flushIfFull writes what is buffered once it reaches flushAt.
+func (sw *streamWriter) flushIfFull() error {
+	if len(sw.buf) < flushAt {
+		return nil
+	}
+	return sw.flush()
+}
+
 func (sw *streamWriter) add(u *hub.Update, kind hub.Kind) error {
+	sw.grab()
 	var err error
-	sw.buf, err = sse.AppendEvent(sw.buf, sse.Event{ID: u.ID, Event: string(kind), Data: u.Data})
+	if f := u.Frame(); f != nil && kind == u.Kind {
+		sw.buf = append(sw.buf, f...) // encoded once by the hub for every stream
+	} else {
+		sw.buf, err = sse.AppendEvent(sw.buf, sse.Event{ID: u.ID, Event: string(kind), Data: u.Data})
+	}
 	if err == nil {
 		sw.events++
 		eventsSent.WithLabelValues(string(kind)).Inc()
@@ -94,6 +149,32 @@ func (sw *streamWriter) add(u *hub.Update, kind hub.Kind) error {
 	return err
 }
 
+// liveStream is an admitted stream: what pump needs, and what must be
+// undone when it ends.
+type liveStream struct {
+	sub     *hub.Subscriber
+	init    hub.Initial
+	single  bool
+	id      auth.Identity
+	sw      *streamWriter
+	release func()
+	log     logr.Logger
+	keys    []any
+	start   time.Time
+
+	// Set before waking the subscriber, so the stream's goroutine waits
+	// on one channel (sub.Ready) for updates and all of these.
+	hungUp  atomic.Bool // the client closed the connection
+	expired atomic.Bool // max stream duration or token expiry reached
+	beat    atomic.Bool // a heartbeat is due
+}
+
+// hangUp records that the client is gone and wakes the stream.
+func (ls *liveStream) hangUp() {
+	ls.hungUp.Store(true)
+	ls.sub.Wake()
+}
+
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity, req request, single bool) {
 	log := logf.FromContext(r.Context())
 	user := id.User.GetName()
@@ -102,32 +183,101 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 		s.tooMany(w, r, streamSlotRetryAfter, "too many open streams for "+user)
 		return
 	}
-	defer release()
-
 	sub, init := s.hub.Subscribe(req.filter, r.Header.Get("Last-Event-ID"))
-	defer s.hub.Unsubscribe(sub)
 
+	// HTTP/1.x streams leave net/http once the header is out (see
+	// detach); "identity" makes net/http send the header with
+	// Connection: close and no chunking, as the SSE spec suggests, so the
+	// stream is plain bytes until the connection closes.
+	detach := r.ProtoMajor == 1
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if detach {
+		h.Set("Transfer-Encoding", "identity")
+	}
 	w.WriteHeader(http.StatusOK)
 
-	start := time.Now()
 	openStreams.Inc()
-	defer openStreams.Dec()
 	keys := []any{"user", user, "ip", auth.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
 	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
-	reason := s.pump(r, sw, sub, init, single, id)
+	ls := &liveStream{sub: sub, init: init, single: single, id: id, release: release, log: log, keys: keys, start: time.Now(),
+		sw: &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}}
+	if detach && s.detach(ls) {
+		return
+	}
+	defer context.AfterFunc(r.Context(), ls.hangUp)()
+	s.run(ls)
+}
+
+// detach takes an HTTP/1.x stream's connection over from net/http and
+// serves the stream from a goroutine of its own, so the handler returns.
+// A stream then holds a subscriber, two small goroutines and its socket,
+// instead of also net/http's per-connection read and write buffers,
+// request and handler goroutine (whose stack the request's path has
+// grown): at 10,000 idle clients that difference decides whether they fit.
+// It returns false (the caller streams in the handler) when the
+// connection cannot be hijacked.
+func (s *Server) detach(ls *liveStream) bool {
+	// Counted before the hijack, while the handler still holds the
+	// connection, so a shutdown in progress waits for this stream too.
+	s.detached.Add(1)
+	conn, brw, err := ls.sw.rc.Hijack() // writes the header first
+	if err != nil {
+		s.detached.Done()
+		return false
+	}
+	_ = brw // net/http's buffers for this connection; nothing is read or written through them
+	ls.sw.conn, ls.sw.w, ls.sw.rc = conn, nil, nil
+	go watchHangup(conn, ls)
+	go func() {
+		defer s.detached.Done()
+		defer closeGracefully(conn)
+		s.run(ls)
+	}()
+	return true
+}
+
+// run streams until the end and records why it ended.
+func (s *Server) run(ls *liveStream) {
+	defer ls.release()
+	defer s.hub.Unsubscribe(ls.sub)
+	defer openStreams.Dec()
+	reason := s.pump(ls)
 	streamsClosed.WithLabelValues(reason).Inc()
-	log.Info("stream closed", append(keys, "reason", reason, "duration", time.Since(start).Round(time.Millisecond).String(), "events", sw.events)...)
+	ls.log.Info("stream closed", append(ls.keys, "reason", reason, "duration", time.Since(ls.start).Round(time.Millisecond).String(), "events", ls.sw.events)...)
+}
+
+// watchHangup reads (and drops) whatever the client of a detached stream
+// sends, so its closing the connection is noticed at once, as net/http's
+// request context would tell a handler. It returns when the connection
+// closes, from either end.
+func watchHangup(conn net.Conn, ls *liveStream) {
+	buf := make([]byte, 64)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			ls.hangUp()
+			return
+		}
+	}
+}
+
+// closeGracefully sends FIN before closing, so the client reads every byte
+// (a stream's last event included) and then EOF rather than a reset.
+func closeGracefully(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = conn.Close()
 }
 
 // pump writes the initial state and then changes until the stream ends,
 // and returns why it ended.
-func (s *Server) pump(r *http.Request, sw *streamWriter, sub *hub.Subscriber, init hub.Initial, single bool, id auth.Identity) string {
+func (s *Server) pump(ls *liveStream) string {
+	sw, sub, init, single, id := ls.sw, ls.sub, ls.init, ls.single, ls.id
+	sw.grab()
 	sw.buf = sse.AppendRetry(sw.buf, s.opts.Retry)
 	for _, u := range init.Updates {
 		if err := sw.add(u, u.Kind); err != nil {
@@ -135,6 +285,9 @@ func (s *Server) pump(r *http.Request, sw *streamWriter, sub *hub.Subscriber, in
 		}
 		if single && (u.Kind == hub.KindComplete || u.Kind == hub.KindDeleted) {
 			return closeReason(sw.flush(), reasonFor(u.Kind))
+		}
+		if err := sw.flushIfFull(); err != nil {
+			return writeReason(err)
 		}
 	}
 	if !single {
@@ -157,38 +310,41 @@ func (s *Server) pump(r *http.Request, sw *streamWriter, sub *hub.Subscriber, in
 			lifetime, endReason = left, reasonTokenExpired
 		}
 	}
-	end := time.NewTimer(lifetime)
+	end := time.AfterFunc(lifetime, func() { ls.expired.Store(true); sub.Wake() })
 	defer end.Stop()
-	heartbeat := time.NewTicker(s.opts.HeartbeatInterval)
+	heartbeat := time.AfterFunc(s.opts.HeartbeatInterval, func() { ls.beat.Store(true); sub.Wake() })
 	defer heartbeat.Stop()
 
 	for {
-		select {
-		case <-sub.Ready():
-			for _, u := range sub.Drain() {
-				if err := sw.add(u, u.Kind); err != nil {
-					return reasonWriteFailed
-				}
-				if single && (u.Kind == hub.KindComplete || u.Kind == hub.KindDeleted) {
-					return closeReason(sw.flush(), reasonFor(u.Kind))
-				}
-			}
-			if err := sw.flush(); err != nil {
-				return writeReason(err)
-			}
-		case <-heartbeat.C:
-			sw.buf = sse.AppendComment(sw.buf, "heartbeat")
-			if err := sw.flush(); err != nil {
-				return writeReason(err)
-			}
-		case <-end.C:
-			return endReason
-		case <-s.stopping:
+		<-sub.Ready()
+		switch {
+		case sub.Closed(): // the hub is shutting down
 			return reasonShutdown
-		case <-sub.Done():
-			return reasonShutdown
-		case <-r.Context().Done():
+		case ls.hungUp.Load():
 			return reasonDisconnect
+		case ls.expired.Load():
+			return endReason
+		}
+		for _, u := range sub.Drain() {
+			if err := sw.add(u, u.Kind); err != nil {
+				return reasonWriteFailed
+			}
+			if single && (u.Kind == hub.KindComplete || u.Kind == hub.KindDeleted) {
+				return closeReason(sw.flush(), reasonFor(u.Kind))
+			}
+			if err := sw.flushIfFull(); err != nil {
+				return writeReason(err)
+			}
+		}
+		if ls.beat.Swap(false) {
+			sw.grab()
+			sw.buf = sse.AppendComment(sw.buf, "heartbeat")
+			heartbeat.Reset(s.opts.HeartbeatInterval)
+		}
+		if len(sw.buf) > 0 {
+			if err := sw.flush(); err != nil {
+				return writeReason(err)
+			}
 		}
 	}
 }

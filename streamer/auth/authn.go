@@ -74,6 +74,9 @@ type AuthenticatorOptions struct {
 	// Timeout bounds one authentication, retries included, so a slow API
 	// server makes clients wait a bounded time. Default 10s.
 	Timeout time.Duration
+	// MaxConcurrentReviews bounds the TokenReviews in flight; cache misses
+	// beyond it wait their turn. Default DefaultMaxConcurrentReviews.
+	MaxConcurrentReviews int
 }
 
 // Authenticator checks bearer tokens with TokenReview, behind a cache that
@@ -111,7 +114,8 @@ func NewAuthenticator(opts AuthenticatorOptions) (*Authenticator, error) {
 		return nil, fmt.Errorf("building the TokenReview authenticator: %w", err)
 	}
 	// Errors (outages) are not cached: the next request asks again.
-	cached := tokencache.New(rejectionsAreAnswers{reviewer}, false, opts.CacheTTL, min(failureCacheTTL, opts.CacheTTL))
+	reviews := gated{next: rejectionsAreAnswers{reviewer}, gate: newGate(opts.MaxConcurrentReviews)}
+	cached := tokencache.New(reviews, false, opts.CacheTTL, min(failureCacheTTL, opts.CacheTTL))
 	return &Authenticator{tokens: cached, audiences: auds, now: time.Now}, nil
 }
 
@@ -170,6 +174,22 @@ func (r rejectionsAreAnswers) AuthenticateToken(ctx context.Context, token strin
 		return nil, false, nil
 	}
 	return resp, ok, err
+}
+
+// gated lets at most the gate's capacity of TokenReviews run at once (see
+// DefaultMaxConcurrentReviews). It sits behind the token cache, so only
+// cache misses wait.
+type gated struct {
+	next authenticator.Token
+	gate gate
+}
+
+func (g gated) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	if err := g.gate.enter(ctx); err != nil {
+		return nil, false, fmt.Errorf("waiting to send a TokenReview: %w", err)
+	}
+	defer g.gate.leave()
+	return g.next.AuthenticateToken(ctx, token)
 }
 
 func answered(code string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,12 +64,18 @@ type AuthorizerOptions struct {
 	// DenyTTL is how long a refusal is remembered; a new RoleBinding takes
 	// up to this long to open access. Default 10s.
 	DenyTTL time.Duration
+	// MaxConcurrentReviews bounds the SubjectAccessReviews in flight.
+	// Default DefaultMaxConcurrentReviews.
+	MaxConcurrentReviews int
 }
 
 // Authorizer asks SubjectAccessReview whether a user may read a scope.
 // Answers are cached per (user, groups, verb, namespace, name).
 type Authorizer struct {
-	sar authorizer.Authorizer
+	sar     authorizer.Authorizer
+	timeout time.Duration
+	flights flights
+	gate    gate
 }
 
 // NewAuthorizer builds the SubjectAccessReview authorizer that
@@ -92,7 +99,7 @@ func NewAuthorizer(opts AuthorizerOptions) (*Authorizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the SubjectAccessReview authorizer: %w", err)
 	}
-	return &Authorizer{sar: sar}, nil
+	return &Authorizer{sar: sar, timeout: defaultReviewTimeout, gate: newGate(opts.MaxConcurrentReviews)}, nil
 }
 
 // Authorize returns nil when every verb the scope needs is allowed; an
@@ -112,6 +119,7 @@ func (z *Authorizer) Authorize(ctx context.Context, u user.Info, scope Scope) er
 
 	// Ask for all verbs at once so a miss costs one round trip, not two,
 	// and a refusal can name everything that is missing.
+	u = withoutCredentialID(u)
 	verbs := scope.verbs()
 	decisions := make([]authorizer.Decision, len(verbs))
 	reasons := make([]string, len(verbs))
@@ -119,7 +127,7 @@ func (z *Authorizer) Authorize(ctx context.Context, u user.Info, scope Scope) er
 	var wg sync.WaitGroup
 	for i, verb := range verbs {
 		wg.Go(func() {
-			decisions[i], reasons[i], errs[i] = z.sar.Authorize(ctx, authorizer.AttributesRecord{
+			decisions[i], reasons[i], errs[i] = z.review(ctx, authorizer.AttributesRecord{
 				User:            u,
 				Verb:            verb,
 				Namespace:       scope.Namespace,
@@ -173,4 +181,127 @@ func forbiddenMessage(userName string, verbs []string, scope Scope) string {
 		b.WriteString(" at the cluster scope")
 	}
 	return b.String()
+}
+
+// defaultReviewTimeout bounds a shared SubjectAccessReview (retries
+// included), which no single caller's context may cancel.
+const defaultReviewTimeout = 10 * time.Second
+
+// review asks SubjectAccessReview through the webhook authorizer's cache,
+// sharing the call among concurrent identical questions: the cache only
+// helps once an answer is in, so without this a thousand clients of one
+// user connecting at once would send a thousand identical reviews.
+func (z *Authorizer) review(ctx context.Context, attrs authorizer.AttributesRecord) (authorizer.Decision, string, error) {
+	res := z.flights.do(ctx, reviewKey(attrs), func() reviewResult {
+		// The wait for a slot and the review have a timeout each.
+		wait, cancelWait := context.WithTimeout(context.WithoutCancel(ctx), z.timeout)
+		defer cancelWait()
+		if err := z.gate.enter(wait); err != nil {
+			return reviewResult{decision: authorizer.DecisionDeny, err: fmt.Errorf("waiting to send a SubjectAccessReview: %w", err)}
+		}
+		defer z.gate.leave()
+		shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.timeout)
+		defer cancel()
+		var r reviewResult
+		r.decision, r.reason, r.err = z.sar.Authorize(shared, attrs)
+		return r
+	})
+	return res.decision, res.reason, res.err
+}
+
+// withoutCredentialID drops the token's own ID (JTI) from the user's extra
+// before asking: RBAC never looks at it, and every token of a
+// ServiceAccount has a different one, so with it each token, not each
+// user, would cost its own reviews and cache entries.
+func withoutCredentialID(u user.Info) user.Info {
+	extra := u.GetExtra()
+	if _, ok := extra[user.CredentialIDKey]; !ok {
+		return u
+	}
+	trimmed := make(map[string][]string, len(extra)-1)
+	for k, v := range extra {
+		if k != user.CredentialIDKey {
+			trimmed[k] = v
+		}
+	}
+	return &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), Extra: trimmed}
+}
+
+// reviewKey identifies a question by everything a SubjectAccessReview
+// sends: user, UID, groups, extra and the resource attributes.
+func reviewKey(a authorizer.AttributesRecord) string {
+	var b strings.Builder
+	u := a.User
+	b.WriteString(u.GetName())
+	b.WriteByte(0)
+	b.WriteString(u.GetUID())
+	for _, g := range u.GetGroups() {
+		b.WriteByte(0)
+		b.WriteString(g)
+	}
+	extra := u.GetExtra()
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.WriteByte(1)
+		b.WriteString(k)
+		for _, v := range extra[k] {
+			b.WriteByte(0)
+			b.WriteString(v)
+		}
+	}
+	fmt.Fprintf(&b, "\x02%s\x00%s\x00%s\x00%s\x00%s", a.Verb, a.Namespace, a.APIGroup, a.Resource, a.Name)
+	return b.String()
+}
+
+type reviewResult struct {
+	decision authorizer.Decision
+	reason   string
+	err      error
+}
+
+// flights runs one call per key at a time and hands its result to every
+// caller that asked meanwhile (a minimal singleflight).
+type flights struct {
+	mu    sync.Mutex
+	calls map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	res  reviewResult
+}
+
+// do returns fn's result for key, calling fn only if no call for key is in
+// flight. A caller whose ctx ends stops waiting; the call goes on for the
+// others.
+func (f *flights) do(ctx context.Context, key string, fn func() reviewResult) reviewResult {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]*flight{}
+	}
+	c, inFlight := f.calls[key]
+	if !inFlight {
+		c = &flight{done: make(chan struct{})}
+		f.calls[key] = c
+	}
+	f.mu.Unlock()
+	if !inFlight {
+		go func() {
+			c.res = fn()
+			f.mu.Lock()
+			delete(f.calls, key)
+			f.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	select {
+	case <-c.done:
+		return c.res
+	case <-ctx.Done():
+		return reviewResult{decision: authorizer.DecisionDeny, err: ctx.Err()}
+	}
 }

@@ -44,6 +44,10 @@ type Hub struct {
 	maxRV   int64
 	synced  bool
 	subs    map[*Subscriber]struct{}
+	// byNS indexes subs by the namespace they watch ("" for all
+	// namespaces), so a change is offered only to streams that may want it.
+	byNS   map[string]map[*Subscriber]struct{}
+	closed bool
 }
 
 // New returns an empty Hub. now is injectable for tests; nil means
@@ -60,6 +64,7 @@ func New(maxTombstones int, now func() time.Time) *Hub {
 		now:           now,
 		casts:         map[types.NamespacedName]*state{},
 		subs:          map[*Subscriber]struct{}{},
+		byNS:          map[string]map[*Subscriber]struct{}{},
 	}
 }
 
@@ -108,6 +113,7 @@ func (h *Hub) OnDelete(obj any) {
 	}
 	snap.ResourceVersion = strconv.FormatInt(rv, 10)
 	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap), At: snap.Timestamp}
+	u.encodeFrame()
 	h.tombstones = append(h.tombstones, tombstone{key: key, labels: cast.Labels, update: u})
 	if over := len(h.tombstones) - h.maxTombstones; over > 0 {
 		h.horizon = max(h.horizon, h.tombstones[over-1].update.rv)
@@ -136,12 +142,14 @@ func (h *Hub) observe(cast *castv1alpha1.Cast) {
 	snap := SnapshotOf(cast, h.now())
 	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,
 		terminal: cast.Status.Phase.IsTerminal(), Data: encode(snap), At: snap.Timestamp}
+	u.encodeFrame()
 	// What a client that missed this change is sent: the state as a whole,
 	// "complete" when it is final.
 	latest := u
 	if want := stateKind(u.terminal); u.Kind != want {
 		l := *u
 		l.Kind = want
+		l.encodeFrame()
 		latest = &l
 	}
 	h.casts[key] = &state{status: *cast.Status.DeepCopy(), labels: cast.Labels, update: latest}
@@ -157,9 +165,11 @@ func stateKind(terminal bool) Kind {
 
 // publish hands u to every matching subscriber; pushes never block.
 func (h *Hub) publish(u *Update, lbls map[string]string) {
-	for s := range h.subs {
-		if s.filter.matches(u.Key, lbls) {
-			s.push(u)
+	for _, ns := range [2]string{u.Key.Namespace, ""} {
+		for s := range h.byNS[ns] {
+			if s.filter.matches(u.Key, lbls) {
+				s.push(u)
+			}
 		}
 	}
 }
@@ -204,7 +214,17 @@ func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := newSubscriber(f)
-	h.subs[s] = struct{}{}
+	if h.closed {
+		s.close() // shutting down: the stream ends at once
+	} else {
+		h.subs[s] = struct{}{}
+		set := h.byNS[f.Namespace]
+		if set == nil {
+			set = map[*Subscriber]struct{}{}
+			h.byNS[f.Namespace] = set
+		}
+		set[s] = struct{}{}
+	}
 
 	init := Initial{SyncedID: strconv.FormatInt(h.maxRV, 10)}
 	last, ok := parseRV(lastEventID)
@@ -229,6 +249,12 @@ func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	delete(h.subs, s)
+	if set := h.byNS[s.filter.Namespace]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.byNS, s.filter.Namespace)
+		}
+	}
 	h.mu.Unlock()
 	s.close()
 }
@@ -238,6 +264,8 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	subs := h.subs
 	h.subs = map[*Subscriber]struct{}{}
+	h.byNS = map[string]map[*Subscriber]struct{}{}
+	h.closed = true
 	h.mu.Unlock()
 	for s := range subs {
 		s.close()

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spell-platform/cast-operator/streamer/sse"
 )
 
 // Update is one event for a stream: a Cast's state (or deletion) with the
@@ -23,6 +25,17 @@ type Update struct {
 	Data []byte
 	// At is when the hub saw the change, for the delivery-lag metric.
 	At time.Time
+	// frame is the SSE frame of this update, encoded once for every
+	// stream that sends it unchanged.
+	frame []byte
+}
+
+// Frame is the update's SSE frame (id, event, data) as every stream sends
+// it, encoded once; nil when a stream must encode it itself.
+func (u *Update) Frame() []byte { return u.frame }
+
+func (u *Update) encodeFrame() {
+	u.frame, _ = sse.AppendEvent(nil, sse.Event{ID: u.ID, Event: string(u.Kind), Data: u.Data})
 }
 
 // Terminal reports whether this state's phase is terminal: a single-Cast
@@ -72,7 +85,24 @@ func newSubscriber(f Filter) *Subscriber {
 	}
 }
 
-// Ready fires when updates are waiting; call Drain then.
+// Wake makes Ready fire even with nothing to drain, so a stream's goroutine
+// can wait on that one channel for everything (its client hanging up, its
+// timers) instead of selecting over many.
+func (s *Subscriber) Wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Closed reports whether the hub dropped the subscriber (see Done).
+func (s *Subscriber) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Ready fires when updates are waiting, and after Wake; call Drain then.
 func (s *Subscriber) Ready() <-chan struct{} { return s.notify }
 
 // Done is closed when the hub dropped the subscriber (Unsubscribe or hub
@@ -109,7 +139,7 @@ func (s *Subscriber) push(u *Update) {
 		s.order.Remove(e)
 		if kind := coalesce(old, u); kind != u.Kind {
 			merged := *u
-			merged.Kind = kind
+			merged.Kind, merged.frame = kind, nil
 			u = &merged
 		}
 	}
@@ -145,5 +175,6 @@ func (s *Subscriber) close() {
 	if !s.closed {
 		s.closed = true
 		close(s.done)
+		s.Wake()
 	}
 }

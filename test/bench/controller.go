@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
+)
+
+const (
+	benchSecret = "bench-webhook-secret"
+	benchRepo   = "bench-org/spells"
+	runIDBase   = 5_000_000
+)
+
+// delivery is one signed webhook POST.
+type delivery struct {
+	event string
+	body  []byte
+}
+
+// lifecycle is the five deliveries GitHub sends for a one-job run:
+// requested, in_progress, the job starting and finishing, completed.
+func lifecycle(i int, t0 time.Time) []delivery {
+	run := int64(runIDBase + i)
+	job := run*10 + 1
+	at := func(s int) string { return t0.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339) }
+	runEvent := func(action, status string, conclusion any, s int) delivery {
+		return delivery{"workflow_run", mustJSON(map[string]any{
+			"action": action,
+			"workflow_run": map[string]any{
+				"id": run, "run_attempt": 1, "run_number": i + 1, "name": "Cast", "event": "workflow_dispatch",
+				"status": status, "conclusion": conclusion, "head_branch": "main",
+				"display_title": fmt.Sprintf("cast bench-%d", i), "workflow_id": 4242,
+				"html_url":   fmt.Sprintf("https://github.com/%s/actions/runs/%d", benchRepo, run),
+				"created_at": at(0), "run_started_at": at(0), "updated_at": at(s),
+			},
+			"repository": map[string]any{"id": 77, "full_name": benchRepo, "name": "spells", "owner": map[string]any{"login": "bench-org"}},
+			"sender":     map[string]any{"login": "bench-bot", "type": "Bot"},
+		})}
+	}
+	jobEvent := func(action, status string, conclusion any, steps []string, s int) delivery {
+		st := make([]map[string]any, len(steps))
+		for k, s := range steps {
+			var c any
+			if s == "completed" {
+				c = "success"
+			}
+			st[k] = map[string]any{"number": k + 1, "name": fmt.Sprintf("step %d", k+1), "status": s, "conclusion": c}
+		}
+		var completed any
+		if status == "completed" {
+			completed = at(s)
+		}
+		return delivery{"workflow_job", mustJSON(map[string]any{
+			"action": action,
+			"workflow_job": map[string]any{
+				"id": job, "run_id": run, "run_attempt": 1, "name": "build", "status": status, "conclusion": conclusion,
+				"labels": []string{"ubuntu-latest"}, "steps": st, "started_at": at(1), "completed_at": completed,
+			},
+			"repository": map[string]any{"id": 77, "full_name": benchRepo, "name": "spells", "owner": map[string]any{"login": "bench-org"}},
+			"sender":     map[string]any{"login": "bench-bot", "type": "Bot"},
+		})}
+	}
+	return []delivery{
+		runEvent("requested", "queued", nil, 0),
+		runEvent("in_progress", "in_progress", nil, 1),
+		jobEvent("in_progress", "in_progress", nil, []string{"completed", "in_progress"}, 2),
+		jobEvent("completed", "completed", "success", []string{"completed", "completed"}, 3),
+		runEvent("completed", "completed", "success", 4),
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// controllerScenario runs scenario 5 against the controller binary.
+func (b *bench) controllerScenario(ctx context.Context) error {
+	L := b.cfg.lifecycles
+	hookAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	probeAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, "controller.log"), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
+		"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr, "--resync-interval", "1h")
+	if err != nil {
+		return err
+	}
+	defer ctrl.stop()
+	if err := ctrl.waitHTTP("http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
+		return err
+	}
+
+	err = parallel(ctx, L, 16, func(i int) error {
+		return ignoreExists(b.cl.k8s.Create(ctx, &castv1alpha1.Cast{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ctrlNS, Name: fmt.Sprintf("life-%d", i)},
+			Spec:       castv1alpha1.CastSpec{Repository: benchRepo, Workflow: "cast.yml", RunID: ptrTo(int64(runIDBase + i))},
+		}))
+	})
+	if err != nil {
+		return fmt.Errorf("creating casts: %w", err)
+	}
+	if _, err := b.pollCasts(ctx, 120*time.Second, func(c *castv1alpha1.Cast) bool { return c.Status.RunID != 0 }); err != nil {
+		return fmt.Errorf("waiting for the controller to attach the casts: %w", err)
+	}
+
+	t0 := time.Now().Add(-time.Hour)
+	queue := make(chan delivery, 5*L)
+	for stage := range 5 {
+		for i := range L {
+			queue <- lifecycle(i, t0)[stage]
+		}
+	}
+	close(queue)
+	url := "http://" + hookAddr + webhook.DefaultPath
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.senders}, Timeout: 30 * time.Second}
+	var lat hist
+	var seq, retries, bad atomic.Int64
+	w := sample(b.cl.apiPID, ctrl.pid())
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range b.cfg.senders {
+		wg.Go(func() {
+			for d := range queue {
+				for attempt := 0; ; attempt++ {
+					t := time.Now()
+					code, body, err := post(hc, url, d, seq.Add(1))
+					lat.record(time.Since(t))
+					if err == nil && code == http.StatusAccepted && strings.Contains(body, "delivered to 1 cast") {
+						break
+					}
+					if attempt >= 20 {
+						bad.Add(1)
+						break
+					}
+					retries.Add(1)
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sent := time.Since(start)
+	wrong, err := b.pollCasts(ctx, 120*time.Second, lifecycleDone)
+	done := time.Since(start)
+	us := w.end()
+	if err != nil {
+		return fmt.Errorf("waiting for terminal casts: %w (%d wrong)", err, wrong)
+	}
+	b.res.ctrl = controllerResult{lifecycles: L, posts: int(seq.Load()), done: done, sent: sent, hooks: lat.summary(),
+		retries: int(retries.Load()), failed: int(bad.Load())}
+	b.res.add(row{scenario: "5. controller", design: fmt.Sprintf("webhooks, %d senders", b.cfg.senders), clients: L,
+		lat: lat.summary(), hasLat: true,
+		throughput: fmt.Sprintf("%s webhooks/s", human(float64(seq.Load())/sent.Seconds())),
+		proc:       us[1], procName: "controller", api: us[0],
+		note: fmt.Sprintf("%d lifecycles (%d POSTs, %d retried, %d failed) all terminal and correct **%s** after the first POST; sending took %s; latency = webhook response time",
+			L, seq.Load(), retries.Load(), bad.Load(), done.Round(10*time.Millisecond), sent.Round(10*time.Millisecond))})
+	return nil
+}
+
+func post(hc *http.Client, url string, d delivery, n int64) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderEvent, d.event)
+	req.Header.Set(webhook.HeaderDelivery, fmt.Sprintf("bench-%d", n))
+	req.Header.Set(webhook.HeaderSignature, webhook.Signature([]byte(benchSecret), d.body))
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), nil
+}
+
+// lifecycleDone: the Cast reached the end of its lifecycle exactly as the
+// webhooks said.
+func lifecycleDone(c *castv1alpha1.Cast) bool {
+	st := c.Status
+	return st.Phase == castv1alpha1.PhaseSucceeded && st.Conclusion == "success" && st.Progress == 100 &&
+		st.RunID == *c.Spec.RunID && st.FinishedAt != nil &&
+		meta.IsStatusConditionTrue(st.Conditions, castv1alpha1.ConditionComplete)
+}
+
+// pollCasts lists the controller namespace directly (no cache) until every
+// Cast satisfies ok; it returns how many did not when it gave up.
+func (b *bench) pollCasts(ctx context.Context, timeout time.Duration, ok func(*castv1alpha1.Cast) bool) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var list castv1alpha1.CastList
+		if err := b.cl.k8s.List(ctx, &list, client.InNamespace(ctrlNS)); err != nil {
+			return 0, err
+		}
+		bad := 0
+		for i := range list.Items {
+			if !ok(&list.Items[i]) {
+				bad++
+			}
+		}
+		if bad == 0 && len(list.Items) >= b.cfg.lifecycles {
+			return 0, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return bad, fmt.Errorf("%d of %d casts not there after %s", bad, len(list.Items), timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -116,7 +117,17 @@ func (b *bench) startStreamer() error {
 		return err
 	}
 	b.streamAddr = addr
-	b.res.streamerArgs = args[1:]
+	// For results.md: the command line without this run's temporary paths.
+	shown := slices.Clone(args)
+	for i := range shown {
+		switch shown[i] {
+		case b.cl.kubeconfig:
+			shown[i] = "<envtest kubeconfig>"
+		case addr:
+			shown[i] = "127.0.0.1:<port>"
+		}
+	}
+	b.res.streamerArgs = shown
 	return b.streamer.waitHTTP("http://"+addr+"/readyz", 60*time.Second)
 }
 

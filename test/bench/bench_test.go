@@ -19,15 +19,12 @@ import (
 // complete and well-formed. It asserts no performance goal: those live in
 // the benchmark's own PASS/FAIL rows.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a control plane and two processes")
-	}
 	root, err := localcluster.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := localcluster.AssetsDir(root); err != nil {
-		t.Skipf("no envtest binaries (%v); `make envtest` builds them", err)
+		t.Fatalf("no envtest binaries (%v); `make envtest` builds them", err)
 	}
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 85*time.Second)

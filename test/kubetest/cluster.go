@@ -1,0 +1,105 @@
+// Package kubetest is what every envtest suite needs around the local
+// control plane: start it with direct clients (and, for the streamer, a
+// synced informer cache), and create real ServiceAccount tokens, RBAC
+// grants and Casts with status. It returns errors rather than asserting,
+// so Ginkgo suites, plain tests and the bench harness share it.
+package kubetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/spell-platform/cast-operator/hack/localcluster"
+)
+
+// Cluster is a running throw-away control plane with the Cast CRD.
+type Cluster struct {
+	Env    *envtest.Environment
+	Config *rest.Config
+	// Client reads straight from the API server: assertions must never
+	// see a cache's lag.
+	Client client.Client
+	Kube   kubernetes.Interface
+	// Cache is an informer cache, as the streamer reads Casts through;
+	// nil unless the cluster was started WithCache.
+	Cache     cache.Cache
+	stopCache context.CancelFunc
+}
+
+// Option changes how Start sets the cluster up.
+type Option func(*options)
+
+type options struct{ cache bool }
+
+// WithCache also starts an informer cache and waits until it has synced.
+func WithCache() Option { return func(o *options) { o.cache = true } }
+
+// cacheSyncTimeout bounds the first list of a new cache.
+const cacheSyncTimeout = time.Minute
+
+// Start runs kube-apiserver and etcd (hack/localcluster) and connects to
+// them. Stop it when done; on error nothing is left running.
+func Start(opts ...Option) (*Cluster, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	env, err := localcluster.New("")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	c := &Cluster{Env: env, Config: cfg}
+	if err := c.connect(o); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
+	return c, nil
+}
+
+func (c *Cluster) connect(o options) error {
+	var err error
+	if c.Client, err = client.New(c.Config, client.Options{Scheme: localcluster.Scheme()}); err != nil {
+		return fmt.Errorf("creating a client: %w", err)
+	}
+	if c.Kube, err = kubernetes.NewForConfig(c.Config); err != nil {
+		return fmt.Errorf("creating a clientset: %w", err)
+	}
+	if !o.cache {
+		return nil
+	}
+	if c.Cache, err = cache.New(c.Config, cache.Options{Scheme: localcluster.Scheme()}); err != nil {
+		return fmt.Errorf("creating a cache: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopCache = cancel
+	go func() { _ = c.Cache.Start(ctx) }()
+	syncCtx, cancelSync := context.WithTimeout(ctx, cacheSyncTimeout)
+	defer cancelSync()
+	if !c.Cache.WaitForCacheSync(syncCtx) {
+		return fmt.Errorf("the informer cache did not sync within %s", cacheSyncTimeout)
+	}
+	return nil
+}
+
+// Stop ends the cache's watches first (kube-apiserver waits for open
+// watches before it stops), then the control plane.
+func (c *Cluster) Stop() error {
+	if c == nil {
+		return nil
+	}
+	if c.stopCache != nil {
+		c.stopCache()
+	}
+	return c.Env.Stop()
+}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // The kube-apiserver cannot be restarted through envtest (its Stop throws
@@ -78,7 +79,7 @@ var _ = Describe("kube-apiserver restarted", Label("streamer", "apiserver", Labe
 		namespaces := []string{home}
 		for i := 1; i < scopes; i++ {
 			ns := newNamespace("warmup")
-			Expect(AllowViewer(ctx, kube, ns, home, "viewer")).To(Succeed())
+			Expect(kubetest.Allow(ctx, kube, kubetest.Grant{Namespace: ns, ServiceAccount: client.ObjectKey{Namespace: home, Name: "viewer"}})).To(Succeed())
 			namespaces = append(namespaces, ns)
 		}
 		var keys []client.ObjectKey

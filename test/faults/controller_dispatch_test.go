@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
 )
 
@@ -35,7 +36,7 @@ var _ = Describe("Controller killed while dispatching", Label("controller", Labe
 		op.start()
 		keys := make([]client.ObjectKey, n)
 		Expect(Group(n, 8, func(i int) error {
-			c := NewCast(ns, fmt.Sprintf("dispatch-%02d", i), 0)
+			c := kubetest.NewCast(ns, fmt.Sprintf("dispatch-%02d", i), 0)
 			keys[i] = client.ObjectKeyFromObject(c)
 			return k8s.Create(ctx, c)
 		})).To(Succeed())
@@ -101,7 +102,7 @@ var _ = Describe("Controller killed right after a late dispatch", Label("control
 
 		By("the first process records the intent and dies while its dispatch hangs")
 		op.start()
-		Expect(k8s.Create(ctx, NewCast(ns, "late", 0))).To(Succeed())
+		Expect(k8s.Create(ctx, kubetest.NewCast(ns, "late", 0))).To(Succeed())
 		key := client.ObjectKey{Namespace: ns, Name: "late"}
 		Eventually(func() int { return len(postsTo(op, "/dispatches")) }).Should(Equal(1))
 		op.proc.Kill()

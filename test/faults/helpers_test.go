@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 	streamclient "github.com/spell-platform/cast-operator/streamer/client"
 )
 
@@ -25,7 +26,7 @@ func newNamespace(prefix string) string {
 	GinkgoHelper()
 	nsCounter++
 	ns := fmt.Sprintf("%s-%d", prefix, nsCounter)
-	Expect(EnsureNamespace(context.Background(), kube, ns)).To(Succeed())
+	Expect(kubetest.EnsureNamespace(context.Background(), kube, ns)).To(Succeed())
 	DeferCleanup(func(ctx SpecContext) {
 		var list castv1alpha1.CastList
 		Expect(k8s.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
@@ -69,8 +70,7 @@ func freeAddr() string {
 // viewerToken returns a token allowed to stream the namespace.
 func viewerToken(ctx context.Context, ns string) string {
 	GinkgoHelper()
-	Expect(EnsureViewer(ctx, kube, ns, "viewer")).To(Succeed())
-	tok, err := MintToken(ctx, kube, ns, "viewer", time.Hour)
+	tok, err := kubetest.Viewer(ctx, kube, ns, "viewer")
 	Expect(err).NotTo(HaveOccurred())
 	return tok
 }
@@ -103,12 +103,12 @@ func createPendingCasts(ctx context.Context, ns string, n int) []client.ObjectKe
 	GinkgoHelper()
 	keys := make([]client.ObjectKey, n)
 	Expect(Group(n, 8, func(i int) error {
-		c := NewCast(ns, fmt.Sprintf("cast-%03d", i), 0)
+		c := kubetest.NewCast(ns, fmt.Sprintf("cast-%03d", i), 0)
 		if err := k8s.Create(ctx, c); err != nil {
 			return err
 		}
 		keys[i] = client.ObjectKeyFromObject(c)
-		_, err := SetStatus(ctx, k8s, keys[i], func(st *castv1alpha1.CastStatus) {
+		_, err := kubetest.SetStatus(ctx, k8s, keys[i], func(st *castv1alpha1.CastStatus) {
 			st.Phase, st.Message = castv1alpha1.PhasePending, "waiting to dispatch cast.yml"
 		})
 		return err
@@ -124,7 +124,7 @@ func drive(ctx context.Context, keys []client.ObjectKey, from, to int, terminal 
 	GinkgoHelper()
 	Expect(Group(to-from, 8, func(i int) error {
 		i += from
-		_, err := SetStatus(ctx, k8s, keys[i], func(st *castv1alpha1.CastStatus) {
+		_, err := kubetest.SetStatus(ctx, k8s, keys[i], func(st *castv1alpha1.CastStatus) {
 			now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
 			if st.StartedAt == nil {
 				st.StartedAt = &now

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
 )
 
@@ -122,7 +123,7 @@ func createAttached(ctx context.Context, ns string, ids []int64) []client.Object
 	GinkgoHelper()
 	keys := make([]client.ObjectKey, len(ids))
 	Expect(Group(len(ids), 8, func(i int) error {
-		c := NewCast(ns, fmt.Sprintf("run-%d", ids[i]), ids[i])
+		c := kubetest.NewCast(ns, fmt.Sprintf("run-%d", ids[i]), ids[i])
 		keys[i] = client.ObjectKeyFromObject(c)
 		return k8s.Create(ctx, c)
 	})).To(Succeed())

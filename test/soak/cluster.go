@@ -13,6 +13,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/test/faults"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 const namespace = "soak"
@@ -31,7 +32,7 @@ func sa(i int) string { return fmt.Sprintf("viewer-%d", i) }
 func newTokens(ctx context.Context, kube kubernetes.Interface, identities int) (*tokens, error) {
 	t := &tokens{kube: kube, cur: make([]string, identities)}
 	for i := range identities {
-		if err := faults.EnsureViewer(ctx, kube, namespace, sa(i)); err != nil {
+		if _, err := kubetest.Viewer(ctx, kube, namespace, sa(i)); err != nil {
 			return nil, err
 		}
 	}
@@ -41,7 +42,7 @@ func newTokens(ctx context.Context, kube kubernetes.Interface, identities int) (
 func (t *tokens) rotate(ctx context.Context) error {
 	next := make([]string, len(t.cur))
 	for i := range next {
-		tok, err := faults.MintToken(ctx, t.kube, namespace, sa(i), faults.MinTokenTTL)
+		tok, err := kubetest.Token(ctx, t.kube, namespace, sa(i), kubetest.MinTokenTTL)
 		if err != nil {
 			return err
 		}
@@ -93,12 +94,12 @@ func (cs *casts) add(ctx context.Context) error {
 	cs.created++
 	name := fmt.Sprintf("cast-%04d", cs.created)
 	cs.mu.Unlock()
-	c := faults.NewCast(namespace, name, 0)
+	c := kubetest.NewCast(namespace, name, 0)
 	if err := cs.k8s.Create(ctx, c); err != nil {
 		return err
 	}
 	key := client.ObjectKeyFromObject(c)
-	if _, err := faults.SetStatus(ctx, cs.k8s, key, func(st *castv1alpha1.CastStatus) {
+	if _, err := kubetest.SetStatus(ctx, cs.k8s, key, func(st *castv1alpha1.CastStatus) {
 		st.Phase, st.Message = castv1alpha1.PhaseRunning, "cast: Set up"
 	}); err != nil {
 		return err
@@ -129,7 +130,7 @@ func (cs *casts) drive(ctx context.Context, tick, replace time.Duration) {
 			return
 		case <-t.C:
 			key, _ := cs.pick()
-			if _, err := faults.SetStatus(ctx, cs.k8s, key, func(st *castv1alpha1.CastStatus) {
+			if _, err := kubetest.SetStatus(ctx, cs.k8s, key, func(st *castv1alpha1.CastStatus) {
 				st.Progress = (st.Progress + 7) % 100
 				st.Message = fmt.Sprintf("cast: step %d", st.Progress)
 			}); err == nil {
@@ -139,7 +140,7 @@ func (cs *casts) drive(ctx context.Context, tick, replace time.Duration) {
 			}
 		case <-r.C:
 			key, i := cs.pick()
-			err := cs.k8s.Delete(ctx, faults.NewCast(key.Namespace, key.Name, 0))
+			err := cs.k8s.Delete(ctx, kubetest.NewCast(key.Namespace, key.Name, 0))
 			if err != nil && !apierrors.IsNotFound(err) {
 				continue
 			}

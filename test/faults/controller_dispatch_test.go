@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/kubetest"
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 var _ = Describe("Controller killed while dispatching", Label("controller", LabelLong), func() {

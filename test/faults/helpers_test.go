@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/kubetest"
 	streamclient "github.com/spell-platform/cast-operator/streamer/client"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 var nsCounter int

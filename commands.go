@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,16 +47,57 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// leaderFlags tune leader election among controller replicas. The
+// timings trade failover speed (a killed leader is replaced after at most
+// the lease duration) against API traffic and tolerance of a slow API
+// server (a leader that cannot renew within the deadline steps down).
+type leaderFlags struct {
+	enabled             bool
+	namespace           string
+	lease, renew, retry time.Duration
+}
+
+func (f *leaderFlags) bind(fs *flag.FlagSet) {
+	fs.BoolVar(&f.enabled, "leader-elect", false, "elect one active controller among replicas; a clean shutdown hands the lease over at once")
+	fs.StringVar(&f.namespace, "leader-elect-namespace", "", "namespace of the leader-election Lease; default: the Pod's own namespace (required outside a cluster)")
+	fs.DurationVar(&f.lease, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the last renewal before taking over")
+	fs.DurationVar(&f.renew, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it steps down")
+	fs.DurationVar(&f.retry, "leader-elect-retry-period", 2*time.Second, "how often replicas try to acquire or renew the lease")
+}
+
+// validate refuses timings under which two replicas could both act as
+// leader, or the leader could never renew in time.
+func (f *leaderFlags) validate() error {
+	if f.enabled && (f.retry <= 0 || f.retry >= f.renew || f.renew >= f.lease) {
+		return fmt.Errorf("leader election needs 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)", f.retry, f.renew, f.lease)
+	}
+	return nil
+}
+
+// apply sets the leader-election options; the zero value disables it.
+func (f *leaderFlags) apply(o *ctrl.Options) {
+	if !f.enabled {
+		return
+	}
+	o.LeaderElection = true
+	o.LeaderElectionID = "cast-operator.spell.dev"
+	o.LeaderElectionNamespace = f.namespace
+	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = &f.lease, &f.renew, &f.retry
+	// The process exits as soon as the manager stops, so handing the
+	// lease over early is safe and spares a rollout the lease duration.
+	o.LeaderElectionReleaseOnCancel = true
+}
+
 // newManager builds the manager every command runs its components in.
-func newManager(cfg *rest.Config, f *managerFlags, leaderElect bool) (ctrl.Manager, error) {
+func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                 localcluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "cast-operator.spell.dev",
-	})
+	}
+	leader.apply(&opts)
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
@@ -72,11 +114,15 @@ func runController(args []string, out io.Writer) error {
 	fs := newFlagSet("controller", out)
 	var mf managerFlags
 	mf.bind(fs, ":8080", ":8081")
-	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
+	var lf leaderFlags
+	lf.bind(fs)
 	var cf controllerFlags
 	cf.bind(fs, ":8082")
 	config.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := lf.validate(); err != nil {
 		return err
 	}
 	secret, err := cf.webhookSecret()
@@ -87,7 +133,7 @@ func runController(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, *leaderElect)
+	mgr, err := newManager(cfg, &mf, lf)
 	if err != nil {
 		return err
 	}
@@ -111,7 +157,7 @@ func runStreamer(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, false)
+	mgr, err := newManager(cfg, &mf, leaderFlags{})
 	if err != nil {
 		return err
 	}

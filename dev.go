@@ -82,7 +82,7 @@ func runDev(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := newManager(cfg, &mf, false)
+	mgr, err := newManager(cfg, &mf, leaderFlags{})
 	if err != nil {
 		return err
 	}

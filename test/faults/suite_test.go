@@ -11,13 +11,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // LabelLong marks specs that take a minute or more, or that stop the
@@ -28,8 +27,8 @@ const LabelLong = "long"
 // and controller are subprocesses of the real binary, so killing them is
 // the real thing. Assertions read through k8s, a direct client.
 var (
+	cluster    *kubetest.Cluster
 	testEnv    *envtest.Environment
-	cfg        *rest.Config
 	k8s        client.Client
 	kube       kubernetes.Interface
 	binary     string
@@ -69,14 +68,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		built <- err
 	}()
 
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start()
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	kube, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
+	testEnv, k8s, kube = cluster.Env, cluster.Client, cluster.Kube
 	kubeconfig = filepath.Join(workDir, "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, testEnv.KubeConfig, 0o600)).To(Succeed())
 	Expect(<-built).To(Succeed())
@@ -90,9 +84,7 @@ var _ = AfterSuite(func() {
 			GinkgoWriter.Printf("restarted kube-apiserver: %v\n", err)
 		}
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(cluster.Stop()).To(Succeed())
 })
 
 var _ = ReportAfterSuite("subprocess logs", func(r Report) {

@@ -144,8 +144,12 @@ func NewCast(ns, name string, runID int64) *castv1alpha1.Cast {
 // controller does, retrying on conflicts, and returns the written object.
 // Safe from any goroutine.
 func SetStatus(ctx context.Context, c client.Client, key client.ObjectKey, mutate func(*castv1alpha1.CastStatus)) (*castv1alpha1.Cast, error) {
-	cur := &castv1alpha1.Cast{}
+	var cur *castv1alpha1.Cast
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		// A fresh object each attempt: Get decodes into it without clearing
+		// what the server omits, so a reused one would carry the failed
+		// attempt's mutation into the next.
+		cur = &castv1alpha1.Cast{}
 		if err := c.Get(ctx, key, cur); err != nil {
 			return err
 		}

@@ -17,22 +17,18 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // watchEnv is a real kube-apiserver with a real streamer in front of it.
@@ -48,25 +44,13 @@ type watchEnv struct {
 func startWatchEnv(t *testing.T) *watchEnv {
 	t.Helper()
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	env, err := localcluster.New("")
+	cl, err := kubetest.Start(kubetest.WithCache())
 	must(t, err)
-	cfg, err := env.Start()
-	must(t, err)
-	t.Cleanup(func() { _ = env.Stop() })
-	e := &watchEnv{host: cfg.Host, ns: "watch"}
-	e.k8s, err = ctrlclient.New(cfg, ctrlclient.Options{Scheme: localcluster.Scheme()})
-	must(t, err)
-	e.kube, err = kubernetes.NewForConfig(cfg)
-	must(t, err)
-	c, err := cache.New(cfg, cache.Options{Scheme: localcluster.Scheme()})
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel) // before the API server stops: it waits for watches
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	srv, err := streamer.New(streamer.Options{HeartbeatInterval: 200 * time.Millisecond}, c, e.kube)
+	// Stop ends the cache's watch before the API server, which waits for
+	// it; registered first, so it runs after the streamer has stopped.
+	t.Cleanup(func() { _ = cl.Stop() })
+	e := &watchEnv{k8s: cl.Client, kube: cl.Kube, host: cl.Config.Host, ns: "watch"}
+	srv, err := streamer.New(streamer.Options{HeartbeatInterval: 200 * time.Millisecond}, cl.Cache, e.kube)
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -83,7 +67,7 @@ func startWatchEnv(t *testing.T) *watchEnv {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	must(t, e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
+	must(t, e.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
 	e.reader = e.token(t, "reader", true)
 	return e
 }
@@ -104,25 +88,20 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// token returns a real token for a new ServiceAccount in the test
-// namespace, allowed to read Casts there if allowed.
+// token returns a real one-hour token for ServiceAccount sa in the test
+// namespace, allowed to read Casts there if allowed; otherwise it
+// authenticates but may read nothing.
 func (e *watchEnv) token(t *testing.T, sa string, allowed bool) string {
 	t.Helper()
-	ctx := context.Background()
-	_, err := e.kube.CoreV1().ServiceAccounts(e.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
-	must(t, err)
+	var token string
+	var err error
 	if allowed {
-		rule := rbacv1.PolicyRule{APIGroups: []string{"spell.dev"}, Resources: []string{"casts"}, Verbs: []string{"get", "list", "watch"}}
-		must(t, e.k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: e.ns}, Rules: []rbacv1.PolicyRule{rule}}))
-		must(t, e.k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: e.ns},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: sa},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: e.ns}}}))
+		token, err = kubetest.Viewer(context.Background(), e.kube, e.ns, sa)
+	} else {
+		token, err = kubetest.Token(context.Background(), e.kube, e.ns, sa, time.Hour)
 	}
-	exp := int64(3600)
-	tr, err := e.kube.CoreV1().ServiceAccounts(e.ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 	must(t, err)
-	return tr.Status.Token
+	return token
 }
 
 func (e *watchEnv) cast(t *testing.T, name string) *castv1alpha1.Cast {
@@ -137,14 +116,10 @@ func (e *watchEnv) cast(t *testing.T, name string) *castv1alpha1.Cast {
 // status writes status through the subresource, as the controller does.
 func (e *watchEnv) status(t *testing.T, c *castv1alpha1.Cast, phase castv1alpha1.CastPhase, progress int32, msg string) {
 	t.Helper()
-	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := &castv1alpha1.Cast{}
-		if err := e.k8s.Get(context.Background(), ctrlclient.ObjectKeyFromObject(c), cur); err != nil {
-			return err
-		}
-		cur.Status.Phase, cur.Status.Progress, cur.Status.Message = phase, progress, msg
-		return e.k8s.Status().Update(context.Background(), cur)
-	}))
+	_, err := kubetest.SetStatus(context.Background(), e.k8s, ctrlclient.ObjectKeyFromObject(c), func(st *castv1alpha1.CastStatus) {
+		st.Phase, st.Progress, st.Message = phase, progress, msg
+	})
+	must(t, err)
 }
 
 // watchBuffer is written by the command's goroutine and read by the test.

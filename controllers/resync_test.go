@@ -123,7 +123,7 @@ var _ = Describe("Deployment manifests", func() {
 		root, err := localcluster.RepoRoot()
 		Expect(err).NotTo(HaveOccurred())
 		kubeconfig := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-		Expect(writeFile(kubeconfig, testEnv.KubeConfig)).To(Succeed())
+		Expect(writeFile(kubeconfig, cluster.Env.KubeConfig)).To(Succeed())
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cast-system"}})).To(Succeed())
 
 		rendered, err := exec.Command("kubectl", "kustomize", filepath.Join(root, "config", "default")).Output()

@@ -18,7 +18,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -29,13 +28,14 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // The reconciler and the webhook receiver run in a real manager against a
 // real kube-apiserver, talking to an httptest fake of GitHub's REST API;
 // assertions read through k8s, a direct client, never the manager's cache.
 var (
-	testEnv     *envtest.Environment
+	cluster     *kubetest.Cluster
 	cfg         *rest.Config
 	k8s         client.Client
 	fakeGitHub  *ghapitest.Server
@@ -62,12 +62,9 @@ func TestControllers(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start()
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
+	cfg, k8s = cluster.Config, cluster.Client
 
 	fakeGitHub = ghapitest.NewServer()
 	tokenFile = filepath.Join(GinkgoT().TempDir(), "token")
@@ -80,9 +77,7 @@ var _ = AfterSuite(func() {
 	if fakeGitHub != nil {
 		fakeGitHub.Close()
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(cluster.Stop()).To(Succeed()) // nil-safe if BeforeSuite failed early
 })
 
 // startManager runs a fresh controller process: new manager, new reconciler

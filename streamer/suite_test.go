@@ -12,32 +12,27 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // The streamer runs against a real kube-apiserver: real ServiceAccount
 // tokens from TokenRequest, real RBAC objects, real TokenReview and
 // SubjectAccessReview, and clients over loopback HTTP.
 var (
-	testEnv   *envtest.Environment
+	cluster   *kubetest.Cluster
 	cfg       *rest.Config
 	k8s       client.Client
 	kube      kubernetes.Interface
-	castCache cache.Cache
-	stopCache context.CancelFunc
+	castCache cache.Cache // the streamer reads Casts through it, as in production
 	logs      = &syncBuffer{}
 )
 
@@ -70,32 +65,15 @@ func TestStreamer(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{logs}), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start(kubetest.WithCache())
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	kube, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
-
-	castCache, err = cache.New(cfg, cache.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, stopCache = context.WithCancel(context.Background())
-	go func() { _ = castCache.Start(ctx) }()
-	Expect(castCache.WaitForCacheSync(ctx)).To(BeTrue())
+	cfg, k8s, kube, castCache = cluster.Config, cluster.Client, cluster.Kube, cluster.Cache
 })
 
 var _ = AfterSuite(func() {
-	// The cache's watch must end first: kube-apiserver waits for open
-	// watches before it stops.
-	if stopCache != nil {
-		stopCache()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// Stop ends the cache's watch before the control plane, which would
+	// otherwise wait for it; nil-safe if BeforeSuite failed early.
+	Expect(cluster.Stop()).To(Succeed())
 })
 
 type teeWriter struct{ b *syncBuffer }
@@ -168,39 +146,23 @@ func newNamespace() string {
 	return ns
 }
 
-// serviceAccountToken creates a ServiceAccount and returns a real token for
-// it from the TokenRequest API.
+// serviceAccountToken creates ServiceAccount ns/name unless it exists and
+// returns a real one-hour token for it from the TokenRequest API (specs
+// that fake a clock rely on the hour).
 func serviceAccountToken(ns, name string, audiences ...string) string {
 	GinkgoHelper()
-	ctx := context.Background()
-	_, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		Expect(err).NotTo(HaveOccurred())
-	}
-	tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(3600)), Audiences: audiences},
-	}, metav1.CreateOptions{})
+	token, err := kubetest.Token(context.Background(), kube, ns, name, time.Hour, audiences...)
 	Expect(err).NotTo(HaveOccurred())
-	return tr.Status.Token
+	return token
 }
 
 // allow binds the ServiceAccount ns/sa to a Role in roleNS (a ClusterRole
 // when roleNS is "") with verbs on casts, optionally limited by name.
+// Granting the same thing twice is a no-op: specs never revoke grants.
 func allow(ns, sa, roleNS string, verbs []string, resourceNames ...string) {
 	GinkgoHelper()
-	ctx := context.Background()
-	rule := rbacv1.PolicyRule{APIGroups: []string{"spell.dev"}, Resources: []string{"casts"}, Verbs: verbs, ResourceNames: resourceNames}
-	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}
-	name := fmt.Sprintf("%s-%s-%d", ns, sa, time.Now().UnixNano())
-	if roleNS == "" {
-		Expect(k8s.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{rule}})).To(Succeed())
-		Expect(k8s.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}, Subjects: []rbacv1.Subject{subject}})).To(Succeed())
-		return
-	}
-	Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: roleNS}, Rules: []rbacv1.PolicyRule{rule}})).To(Succeed())
-	Expect(k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: roleNS},
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: []rbacv1.Subject{subject}})).To(Succeed())
+	Expect(kubetest.Allow(context.Background(), kube, kubetest.Grant{Namespace: roleNS,
+		ServiceAccount: client.ObjectKey{Namespace: ns, Name: sa}, Verbs: verbs, ResourceNames: resourceNames})).To(Succeed())
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -58,7 +58,7 @@ func mustDecodeSegment(seg string) []byte {
 // serviceAccountSigningKey is the key envtest passes to kube-apiserver as
 // --service-account-signing-key-file.
 func serviceAccountSigningKey() *ecdsa.PrivateKey {
-	raw, err := os.ReadFile(filepath.Join(testEnv.ControlPlane.APIServer.CertDir, "sa-signer.key"))
+	raw, err := os.ReadFile(filepath.Join(cluster.Env.ControlPlane.APIServer.CertDir, "sa-signer.key"))
 	ExpectWithOffset(2, err).NotTo(HaveOccurred())
 	block, _ := pem.Decode(raw)
 	ExpectWithOffset(2, block).NotTo(BeNil())

@@ -17,15 +17,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 var (
-	testEnv   *envtest.Environment
+	cluster   *kubetest.Cluster
 	cfg       *rest.Config
 	clientset kubernetes.Interface
 )
@@ -38,18 +37,13 @@ func TestAuth(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start()
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	clientset, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
+	cfg, clientset = cluster.Config, cluster.Kube
 })
 
 var _ = AfterSuite(func() {
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(cluster.Stop()).To(Succeed()) // nil-safe if BeforeSuite failed early
 })
 
 // apiCalls reads cast_streamer_auth_api_calls_total for kind.
@@ -86,7 +80,10 @@ func newServiceAccount(ctx context.Context, ns, name string) *corev1.ServiceAcco
 }
 
 // requestToken asks the TokenRequest API for a real ServiceAccount token;
-// no audiences means the API server's own.
+// no audiences means the API server's own. Unlike kubetest.Token it returns
+// the expiry the API server chose, which specs compare the authenticated
+// identity's against, and never creates the ServiceAccount: specs create
+// it themselves.
 func requestToken(ctx context.Context, ns, name string, expiry time.Duration, audiences ...string) (string, time.Time) {
 	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{

@@ -14,32 +14,27 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // The client is tested against the real streamer on a real kube-apiserver:
 // real tokens, RBAC and Cast status updates, and streamers stopped and
 // started again on the same port to force reconnects.
 var (
-	testEnv   *envtest.Environment
+	cluster   *kubetest.Cluster
 	k8s       ctrlclient.Client
 	kube      kubernetes.Interface
-	castCache cache.Cache
-	stopCache context.CancelFunc
+	castCache cache.Cache // what the streamers under test read Casts through
 )
 
 func TestClientSuite(t *testing.T) {
@@ -52,29 +47,15 @@ func TestClientSuite(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start(kubetest.WithCache())
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s, err = ctrlclient.New(cfg, ctrlclient.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	kube, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	castCache, err = cache.New(cfg, cache.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, stopCache = context.WithCancel(context.Background())
-	go func() { _ = castCache.Start(ctx) }()
-	Expect(castCache.WaitForCacheSync(ctx)).To(BeTrue())
+	k8s, kube, castCache = cluster.Client, cluster.Kube, cluster.Cache
 })
 
 var _ = AfterSuite(func() {
-	if stopCache != nil {
-		stopCache()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// The cache's watch ends first, then the control plane; nil-safe if
+	// BeforeSuite failed early.
+	Expect(cluster.Stop()).To(Succeed())
 })
 
 // runningStreamer is a real streamer on a loopback port.
@@ -134,25 +115,21 @@ func newNamespace() string {
 	return ns
 }
 
-// readerToken returns a real token for a new ServiceAccount in ns, allowed
-// to read Casts there when allowed is true.
+// readerToken returns a real one-hour token for ServiceAccount ns/sa,
+// allowed to get, list and watch Casts in ns when allowed is true; a
+// stranger's token (allowed false) authenticates but may read nothing.
 func readerToken(ns, sa string, allowed bool) string {
 	GinkgoHelper()
 	ctx := context.Background()
-	_, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
-	Expect(err).NotTo(HaveOccurred())
+	var token string
+	var err error
 	if allowed {
-		rule := rbacv1.PolicyRule{APIGroups: []string{"spell.dev"}, Resources: []string{"casts"}, Verbs: []string{"get", "list", "watch"}}
-		Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns}, Rules: []rbacv1.PolicyRule{rule}})).To(Succeed())
-		Expect(k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: sa},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}}})).To(Succeed())
+		token, err = kubetest.Viewer(ctx, kube, ns, sa)
+	} else {
+		token, err = kubetest.Token(ctx, kube, ns, sa, time.Hour)
 	}
-	exp := int64(3600)
-	tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred())
-	return tr.Status.Token
+	return token
 }
 
 func createCast(ns, name string) *castv1alpha1.Cast {
@@ -167,16 +144,10 @@ func createCast(ns, name string) *castv1alpha1.Cast {
 }
 
 // updateStatus writes status through the subresource as the controller
-// does; safe from any goroutine.
+// does, retrying on conflicts; safe from any goroutine.
 func updateStatus(c *castv1alpha1.Cast, mutate func(*castv1alpha1.CastStatus)) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := &castv1alpha1.Cast{}
-		if err := k8s.Get(context.Background(), ctrlclient.ObjectKeyFromObject(c), cur); err != nil {
-			return err
-		}
-		mutate(&cur.Status)
-		return k8s.Status().Update(context.Background(), cur)
-	})
+	_, err := kubetest.SetStatus(context.Background(), k8s, ctrlclient.ObjectKeyFromObject(c), mutate)
+	return err
 }
 
 // recorder is an http.RoundTripper that keeps every request's headers and

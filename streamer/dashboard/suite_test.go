@@ -9,19 +9,16 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // The browser test drives Debian's chromium against a real streamer on a
@@ -29,11 +26,10 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 var (
-	testEnv   *envtest.Environment
+	cluster   *kubetest.Cluster
 	k8s       client.Client
 	kube      kubernetes.Interface
-	castCache cache.Cache
-	stopCache context.CancelFunc
+	castCache cache.Cache // what the streamers under test read Casts through
 )
 
 func TestDashboard(t *testing.T) {
@@ -51,34 +47,15 @@ var _ = BeforeSuite(func() {
 
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = localcluster.New("")
+	cluster, err = kubetest.Start(kubetest.WithCache())
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	kube, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
-
-	castCache, err = cache.New(cfg, cache.Options{Scheme: localcluster.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, stopCache = context.WithCancel(context.Background())
-	go func() { _ = castCache.Start(ctx) }()
-	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	Expect(castCache.WaitForCacheSync(syncCtx)).To(BeTrue())
+	k8s, kube, castCache = cluster.Client, cluster.Kube, cluster.Cache
 })
 
 var _ = AfterSuite(func() {
-	// The informer's watch must end first: kube-apiserver waits for open
-	// watches before it stops.
-	if stopCache != nil {
-		stopCache()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// Stop ends the informer's watch before the control plane, which would
+	// otherwise wait for it; nil-safe if BeforeSuite failed early.
+	Expect(cluster.Stop()).To(Succeed())
 })
 
 var nsCounter int
@@ -96,36 +73,22 @@ func newNamespace(name ...string) string {
 	return ns
 }
 
-// serviceAccountToken creates ServiceAccount ns/name and returns a real token
-// for it from the TokenRequest API.
+// serviceAccountToken creates ServiceAccount ns/name unless it exists and
+// returns a real one-hour token for it from the TokenRequest API.
 func serviceAccountToken(ns, name string) string {
 	GinkgoHelper()
-	ctx := context.Background()
-	_, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	token, err := kubetest.Token(context.Background(), kube, ns, name, time.Hour)
 	Expect(err).NotTo(HaveOccurred())
-	expiry := int64(3600)
-	tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1.CreateOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	return tr.Status.Token
+	return token
 }
 
 // allowReading lets ServiceAccount ns/sa get, list and watch Casts in ns.
+// It is separate from serviceAccountToken so a spec can have an outsider:
+// a valid token that may read nothing.
 func allowReading(ns, sa string) {
 	GinkgoHelper()
-	ctx := context.Background()
-	name := sa + "-reads-casts"
-	Expect(k8s.Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{castv1alpha1.GroupVersion.Group}, Resources: []string{"casts"},
-			Verbs: []string{"get", "list", "watch"}}},
-	})).To(Succeed())
-	Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
-	})).To(Succeed())
+	Expect(kubetest.Allow(context.Background(), kube, kubetest.Grant{Namespace: ns,
+		ServiceAccount: client.ObjectKey{Namespace: ns, Name: sa}, Verbs: kubetest.ReadVerbs})).To(Succeed())
 }
 
 // createCast creates a Cast and gives it a status, as the controller would.
@@ -145,15 +108,12 @@ func createCast(ns, name, repo, workflow string, mutate func(*castv1alpha1.CastS
 	return c
 }
 
-// setStatus writes status through the subresource, retrying on conflicts.
+// setStatus writes status through the subresource, retrying on conflicts
+// and, until the suite's Eventually timeout, on any other error.
 func setStatus(c *castv1alpha1.Cast, mutate func(*castv1alpha1.CastStatus)) {
 	GinkgoHelper()
 	Eventually(func() error {
-		cur := &castv1alpha1.Cast{}
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(c), cur); err != nil {
-			return err
-		}
-		mutate(&cur.Status)
-		return k8s.Status().Update(context.Background(), cur)
+		_, err := kubetest.SetStatus(context.Background(), k8s, client.ObjectKeyFromObject(c), mutate)
+		return err
 	}).Should(Succeed())
 }

@@ -2,6 +2,7 @@ package streamer
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -10,18 +11,27 @@ import (
 
 // apiHealth remembers whether kube-apiserver answered its /readyz lately.
 // Without it the streamer would call itself ready during an API server
-// outage, while it can neither authenticate anyone nor see changes.
+// outage, while it can neither authenticate anyone nor see changes. One
+// check runs at a time and nobody waits on a lock while it does: in a
+// network partition a check hangs until its timeout, and probes must still
+// get their answer at once.
 type apiHealth struct {
 	kube    kubernetes.Interface
 	every   time.Duration
 	timeout time.Duration
 
 	mu      sync.Mutex
-	checked time.Time
+	checked time.Time // when the last check ended
 	err     error
 	// lastBad is when the API server last failed a check.
 	lastBad time.Time
+	// inflight is closed when the running check ends; nil when none runs.
+	inflight chan struct{}
 }
+
+// errNoAnswer: no check has ended lately, because none ran yet or the
+// running one hangs, which is what a partition looks like.
+var errNoAnswer = errors.New("no recent answer from kube-apiserver")
 
 // warmUp is how long after an API server outage its refusals are not
 // trusted: a restarted kube-apiserver answers SubjectAccessReviews "no"
@@ -34,7 +44,11 @@ func (h *apiHealth) watch(ctx context.Context) {
 	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
-		_ = h.check(ctx)
+		select {
+		case <-h.refresh():
+		case <-ctx.Done():
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -50,13 +64,17 @@ const recheck = 250 * time.Millisecond
 // unsettled reports whether the API server is not ready or was not within
 // warmUp, when a 401 or 403 may be its warm-up talking rather than RBAC.
 // A restart can be too short for the background check to see, so a
-// refusal asks again (at most every recheck).
+// refusal asks again (at most every recheck) and waits for the answer.
 func (h *apiHealth) unsettled(ctx context.Context) bool {
 	h.mu.Lock()
 	stale := time.Since(h.checked) >= recheck
 	h.mu.Unlock()
 	if stale {
-		h.checkNow(ctx)
+		select {
+		case <-h.refresh():
+		case <-ctx.Done():
+			return true
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -67,31 +85,43 @@ func newAPIHealth(kube kubernetes.Interface) *apiHealth {
 	return &apiHealth{kube: kube, every: 2 * time.Second, timeout: 2 * time.Second}
 }
 
-// check asks the API server at most once per interval, however many
-// probes arrive.
-func (h *apiHealth) check(ctx context.Context) error {
+// ready answers from the last check, never waiting for one: the API
+// server must have answered within the last interval plus a check's
+// timeout.
+func (h *apiHealth) ready() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if time.Since(h.checked) < h.every {
+	if h.err != nil {
 		return h.err
 	}
-	return h.ask(ctx)
+	if h.checked.IsZero() || time.Since(h.checked) > h.every+h.timeout {
+		return errNoAnswer
+	}
+	return nil
 }
 
-func (h *apiHealth) checkNow(ctx context.Context) {
+// refresh starts a check unless one is running and returns a channel that
+// is closed when the running check ends. The check outlives any request
+// that asked for it, bounded by the timeout.
+func (h *apiHealth) refresh() <-chan struct{} {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_ = h.ask(ctx)
-}
-
-// ask queries /readyz; callers hold mu.
-func (h *apiHealth) ask(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	_, h.err = h.kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-	h.checked = time.Now()
-	if h.err != nil {
-		h.lastBad = h.checked
+	if h.inflight != nil {
+		return h.inflight
 	}
-	return h.err
+	done := make(chan struct{})
+	h.inflight = done
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+		defer cancel()
+		_, err := h.kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.err, h.checked, h.inflight = err, time.Now(), nil
+		if err != nil {
+			h.lastBad = h.checked
+		}
+	}()
+	return done
 }

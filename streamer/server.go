@@ -202,7 +202,7 @@ func (s *Server) Handler() http.Handler {
 			writeText(w, http.StatusServiceUnavailable, "cast informer not synced")
 			return
 		}
-		if err := s.api.check(r.Context()); err != nil {
+		if err := s.api.ready(); err != nil {
 			writeText(w, http.StatusServiceUnavailable, "kube-apiserver unreachable: streams cannot be authorized or kept current")
 			return
 		}

@@ -1,0 +1,80 @@
+package faults
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// A partition is not an outage: nothing is refused or reset, packets just
+// stop. The streamer's watch then looks healthy while it hears nothing,
+// and its TokenReviews and SubjectAccessReviews hang instead of failing.
+var _ = Describe("Network partition between the streamer and kube-apiserver", Label("streamer", "apiserver", LabelLong), func() {
+	It("is noticed by /readyz, refuses nobody for good, and clients catch up once it heals", func(ctx SpecContext) {
+		const clients, casts, partition = 50, 20, 15 * time.Second
+		ns := newNamespace("partition")
+		token := viewerToken(ctx, ns)
+		apiURL, err := url.Parse(testEnv.Config.Host)
+		Expect(err).NotTo(HaveOccurred())
+		link, err := NewProxy(apiURL.Host)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(link.Close)
+		addr := freeAddr()
+		// client-go notices a silent HTTP/2 connection by pinging it after
+		// 30 s of quiet and giving up 15 s later; shortened here so the
+		// partition outlives the connection, as a long one would.
+		p, err := StartStreamer(StreamerConfig{Binary: binary, Kubeconfig: kubeconfigVia(link.Addr()), Addr: addr,
+			LogPath: logPath("streamer"),
+			Args:    append(append([]string(nil), streamerFlags...), "--max-stream-duration", "4s"),
+			Env:     []string{"HTTP2_READ_IDLE_TIMEOUT_SECONDS=3", "HTTP2_PING_TIMEOUT_SECONDS=2"}})
+		Expect(err).NotTo(HaveOccurred())
+		stopOnCleanup(p)
+		keys := createPendingCasts(ctx, ns, casts)
+		drive(ctx, keys, 0, casts, false)
+		ws := watchers(ctx, "http://"+addr, token, ns, clients)
+		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+
+		By("cutting the streamer off from the kube-apiserver while every Cast finishes")
+		link.Partition()
+		cut := time.Now()
+		drive(ctx, keys, 0, casts, true) // through the test's own, direct link
+		var readyz []int
+		for time.Since(cut) < partition {
+			readyz = append(readyz, statusOf("http://"+addr+"/readyz"))
+			time.Sleep(500 * time.Millisecond)
+		}
+		figure("streamer /readyz during the partition (every 500 ms)", fmt.Sprint(readyz))
+		// The check times out after 2 s and runs every 2 s.
+		Expect(readyz[len(readyz)-20:]).To(HaveEach(http.StatusServiceUnavailable), "/readyz must fail while the kube-apiserver is unreachable")
+
+		By("healing the partition")
+		link.Heal()
+		healed := time.Now()
+		Eventually(converged(ws, finalStates(ctx, ns))).WithTimeout(2 * time.Minute).Should(Succeed())
+		figure("all clients hold all final states, after the partition healed", time.Since(healed).Round(10*time.Millisecond).String())
+		Eventually(func() int { return statusOf("http://" + addr + "/readyz") }).Should(Equal(http.StatusOK))
+		figure("streamer auth decisions", authDecisions(addr))
+	})
+})
+
+// kubeconfigVia writes a copy of the suite's kubeconfig that reaches the
+// kube-apiserver through addr (same certificates: they name 127.0.0.1).
+func kubeconfigVia(addr string) string {
+	GinkgoHelper()
+	cfg, err := clientcmd.Load(testEnv.KubeConfig)
+	Expect(err).NotTo(HaveOccurred())
+	for _, c := range cfg.Clusters {
+		c.Server = "https://" + addr
+	}
+	path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
+	Expect(os.Chmod(path, 0o600)).To(Succeed())
+	return path
+}

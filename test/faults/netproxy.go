@@ -19,7 +19,9 @@ type Proxy struct {
 	next   int
 	open   chan struct{} // closed while traffic flows
 	conns  map[net.Conn]struct{}
-	closed bool
+	// accepted counts client connections since the start.
+	accepted int
+	closed   bool
 	wg     sync.WaitGroup
 }
 
@@ -44,6 +46,13 @@ func NewProxy(upstreams ...string) (*Proxy, error) {
 
 // Addr is the host:port clients connect to.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Accepted is how many connections clients opened through the proxy.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
 
 // Partition holds all traffic until Heal; new connections are accepted
 // and then hang, as SYNs into a black hole would from far away.
@@ -116,6 +125,9 @@ func (p *Proxy) serve() {
 		if !p.track(c) {
 			return
 		}
+		p.mu.Lock()
+		p.accepted++
+		p.mu.Unlock()
 		p.wg.Add(1)
 		go p.handle(c)
 	}
@@ -133,7 +145,9 @@ func (p *Proxy) handle(down net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() { p.pipe(up, down); done <- struct{}{} }()
 	go func() { p.pipe(down, up); done <- struct{}{} }()
-	<-done // one side ended: end both, as a TCP proxy would
+	<-done // one side ended: end both, as a TCP proxy would, but
+	// a FIN crosses a partition no better than data does.
+	<-p.flowing()
 }
 
 // dial tries each upstream once, starting after the last one used.

@@ -78,3 +78,40 @@ func kubeconfigVia(addr string) string {
 	Expect(os.Chmod(path, 0o600)).To(Succeed())
 	return path
 }
+
+var _ = Describe("Network partition between clients and the streamer", Label("streamer"), func() {
+	It("clients notice the silence by the missing heartbeats, come back when it heals, and the streamer keeps no stream of the dead connections", func(ctx SpecContext) {
+		const clients, casts, partition = 50, 20, 8 * time.Second
+		ns := newNamespace("client-partition")
+		token := viewerToken(ctx, ns)
+		addr := freeAddr()
+		startStreamer(addr)
+		link, err := NewProxy(addr)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(link.Close)
+		keys := createPendingCasts(ctx, ns, casts)
+		drive(ctx, keys, 0, casts, false)
+		// The clients give up on a connection after 5 s without a
+		// heartbeat (the streamer sends one every second).
+		ws := watchers(ctx, "http://"+link.Addr(), token, ns, clients)
+		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+		Expect(openStreams(addr)).To(BeNumerically("==", clients))
+
+		By("cutting the clients off while every Cast finishes")
+		before := link.Accepted()
+		link.Partition()
+		drive(ctx, keys, 0, casts, true)
+		time.Sleep(partition)
+		figure("connections clients opened during the partition", link.Accepted()-before)
+		Expect(link.Accepted()-before).To(BeNumerically(">=", clients), "every client must give up its silent connection and try again")
+
+		By("healing the partition")
+		link.Heal()
+		healed := time.Now()
+		Eventually(converged(ws, finalStates(ctx, ns))).WithTimeout(time.Minute).Should(Succeed())
+		figure("all clients hold all final states, after the partition healed", time.Since(healed).Round(10*time.Millisecond).String())
+		// The connections the clients gave up on reach the streamer as
+		// closed once the partition heals; one stream per client is left.
+		Eventually(func() float64 { return openStreams(addr) }).Should(BeNumerically("==", clients))
+	})
+})

@@ -80,7 +80,9 @@ type controllerReplica struct {
 	webhookAddr string
 }
 
-func (r *controllerReplica) webhookURL() string { return "http://" + r.webhookAddr + "/webhooks/github" }
+func (r *controllerReplica) webhookURL() string {
+	return "http://" + r.webhookAddr + "/webhooks/github"
+}
 
 // replica starts one more controller process for o with extra flags.
 func (o *operator) replica(args ...string) *controllerReplica {

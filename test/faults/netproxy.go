@@ -15,14 +15,14 @@ type Proxy struct {
 	ln        net.Listener
 	upstreams []string
 
-	mu     sync.Mutex
-	next   int
-	open   chan struct{} // closed while traffic flows
-	conns  map[net.Conn]struct{}
+	mu    sync.Mutex
+	next  int
+	open  chan struct{} // closed while traffic flows
+	conns map[net.Conn]struct{}
 	// accepted counts client connections since the start.
 	accepted int
 	closed   bool
-	wg     sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 // dialTimeout is how long the proxy tries one upstream.

@@ -124,7 +124,7 @@ var _ = Describe("kube-apiserver restarted", Label("streamer", "apiserver", Labe
 // spec restarted): SIGTERM, then SIGKILL after 3 s, since a graceful stop
 // waits for open watches such as the streamer's. It returns what it takes
 // to start the same server again.
-func stopAPIServer() (APIServer, string) {
+func stopAPIServer() (FoundProcess, string) {
 	GinkgoHelper()
 	api, err := FindAPIServer(testEnv.ControlPlane.Etcd.URL.String())
 	Expect(err).NotTo(HaveOccurred())
@@ -145,7 +145,7 @@ func stopAPIServer() (APIServer, string) {
 }
 
 // stopAPIServerNow kills the kube-apiserver at once (a crash).
-func stopAPIServerNow() APIServer {
+func stopAPIServerNow() FoundProcess {
 	GinkgoHelper()
 	api, err := FindAPIServer(testEnv.ControlPlane.Etcd.URL.String())
 	Expect(err).NotTo(HaveOccurred())
@@ -158,7 +158,7 @@ func stopAPIServerNow() APIServer {
 }
 
 // startAPIServer runs the same kube-apiserver again as the suite's child.
-func startAPIServer(api APIServer) {
+func startAPIServer(api FoundProcess) {
 	GinkgoHelper()
 	// The killed process's port can take a moment to be free again.
 	host := net.JoinHostPort(api.Flag("bind-address"), api.Flag("secure-port"))

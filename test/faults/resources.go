@@ -132,9 +132,10 @@ func ReadResources(pid int, metricsURL string) (Resources, error) {
 	return r, err
 }
 
-// APIServer is a kube-apiserver found in /proc: enough to start the same
-// server again (same flags, so the same port, certificates and etcd).
-type APIServer struct {
+// FoundProcess is a control-plane process found in /proc: enough to start
+// the same server again (same flags, so the same port, certificates and
+// data).
+type FoundProcess struct {
 	Pid  int
 	Args []string // argv, binary first
 	Dir  string   // its working directory
@@ -142,31 +143,46 @@ type APIServer struct {
 
 // FindAPIServer finds the kube-apiserver whose --etcd-servers is etcdURL,
 // so tests running side by side never touch each other's control planes.
-func FindAPIServer(etcdURL string) (APIServer, error) {
+func FindAPIServer(etcdURL string) (FoundProcess, error) {
+	return FindProcess("kube-apiserver", "--etcd-servers="+etcdURL)
+}
+
+// FindEtcd finds the etcd that serves clients at etcdURL.
+func FindEtcd(etcdURL string) (FoundProcess, error) {
+	return FindProcess("etcd", "--advertise-client-urls="+etcdURL)
+}
+
+// FindProcess finds the process running binary with the argument arg
+// (trailing slashes ignored) in /proc.
+func FindProcess(binary, arg string) (FoundProcess, error) {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	want := "--etcd-servers=" + strings.TrimSuffix(etcdURL, "/")
+	want := strings.TrimSuffix(arg, "/")
 	for _, d := range dirs {
 		raw, err := os.ReadFile(filepath.Join(d, "cmdline"))
 		if err != nil || len(raw) == 0 {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if filepath.Base(args[0]) != "kube-apiserver" {
+		if filepath.Base(args[0]) != binary || !Alive(atoi(filepath.Base(d))) {
 			continue
 		}
 		for _, a := range args[1:] {
 			if strings.TrimSuffix(a, "/") == want {
-				pid, _ := strconv.Atoi(filepath.Base(d))
 				cwd, _ := os.Readlink(filepath.Join(d, "cwd"))
-				return APIServer{Pid: pid, Args: args, Dir: cwd}, nil
+				return FoundProcess{Pid: atoi(filepath.Base(d)), Args: args, Dir: cwd}, nil
 			}
 		}
 	}
-	return APIServer{}, fmt.Errorf("no kube-apiserver with %s in /proc", want)
+	return FoundProcess{}, fmt.Errorf("no %s with %s in /proc", binary, want)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Flag returns the value of --name= in the server's arguments.
-func (a APIServer) Flag(name string) string {
+func (a FoundProcess) Flag(name string) string {
 	for _, arg := range a.Args {
 		if v, ok := strings.CutPrefix(arg, "--"+name+"="); ok {
 			return v

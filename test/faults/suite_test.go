@@ -39,6 +39,9 @@ var (
 	// apiServer is the kube-apiserver this suite restarted as its own
 	// child, if a spec did; it must stop before envtest stops etcd.
 	apiServer *Proc
+	// etcdServer is the etcd a spec restarted as this suite's child; it
+	// must stop after envtest stops the kube-apiserver.
+	etcdServer *Proc
 )
 
 func TestFaults(t *testing.T) {
@@ -84,7 +87,13 @@ var _ = AfterSuite(func() {
 			GinkgoWriter.Printf("restarted kube-apiserver: %v\n", err)
 		}
 	}
-	Expect(cluster.Stop()).To(Succeed())
+	stopped := cluster.Stop()
+	if etcdServer != nil {
+		if err := etcdServer.Stop(30 * time.Second); err != nil && !isSignalExit(err) {
+			GinkgoWriter.Printf("restarted etcd: %v\n", err)
+		}
+	}
+	Expect(stopped).To(Succeed())
 })
 
 var _ = ReportAfterSuite("subprocess logs", func(r Report) {

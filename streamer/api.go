@@ -216,7 +216,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	r.Header.Set("Authorization", "Bearer "+token)
 	s.authenticated(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
 		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.tls()))
-		writeIdentity(w, id)
+		s.writeIdentity(w, id)
 	}).ServeHTTP(w, r)
 }
 
@@ -225,17 +225,29 @@ func (s *Server) deleteSession(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// whoAmI tells a dashboard who is signed in.
+// whoAmI tells a dashboard who is signed in, and how many of the caller's
+// streams this replica holds: EventSource hides a stream's 429, and the
+// JSON endpoints a dashboard asks instead are not bound by stream slots,
+// so this is how it learns that too many streams are open.
 func (s *Server) whoAmI(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
-	writeIdentity(w, id)
+	s.writeIdentity(w, id)
 }
 
-func writeIdentity(w http.ResponseWriter, id auth.Identity) {
+// streamCount is a user's open streams on this replica, and the most allowed.
+type streamCount struct {
+	Open int `json:"open"`
+	Max  int `json:"max"`
+}
+
+func (s *Server) writeIdentity(w http.ResponseWriter, id auth.Identity) {
 	out := struct {
-		User      string     `json:"user"`
-		Groups    []string   `json:"groups"`
-		ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	}{User: id.User.GetName(), Groups: id.User.GetGroups()}
+		User      string      `json:"user"`
+		Groups    []string    `json:"groups"`
+		ExpiresAt *time.Time  `json:"expiresAt,omitempty"`
+		Streams   streamCount `json:"streams"`
+	}{User: id.User.GetName(), Groups: id.User.GetGroups(), Streams: streamCount{
+		Open: s.limiter.OpenStreams(id.User.GetName()), Max: s.limiter.MaxStreams(),
+	}}
 	if !id.ExpiresAt.IsZero() {
 		out.ExpiresAt = &id.ExpiresAt
 	}

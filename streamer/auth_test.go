@@ -3,6 +3,8 @@ package streamer
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -123,6 +125,68 @@ var _ = Describe("Who may stream what", func() {
 		resp, body := get(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
 		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), body)
 		Expect(resp.Header.Get("Retry-After")).NotTo(BeEmpty())
+	})
+
+	It("reports the caller's open streams in GET /api/v1/session, so a dashboard can explain a stream's 429", func() {
+		url, _ = startStreamer(Options{MaxStreamsPerUser: 2})
+		token := serviceAccountToken(ns, "tabs")
+		allow(ns, "tabs", ns, []string{"list", "watch"})
+		type session struct {
+			User    string
+			Groups  []string
+			Streams *struct{ Open, Max int }
+		}
+		whoAmI := func(token string) (session, error) {
+			var out session
+			resp, body := get(url+"/api/v1/session", bearer(token))
+			if resp.StatusCode != http.StatusOK {
+				return out, fmt.Errorf("GET /api/v1/session: %d %s", resp.StatusCode, body)
+			}
+			return out, json.Unmarshal([]byte(body), &out)
+		}
+		streams := func(token string) func() (int, error) {
+			return func() (int, error) {
+				me, err := whoAmI(token)
+				switch {
+				case err != nil:
+					return -1, err
+				case me.Streams == nil:
+					return -1, errors.New(`no "streams" in the session`)
+				case me.Streams.Max != 2:
+					return -1, fmt.Errorf("streams.max = %d, want 2", me.Streams.Max)
+				}
+				return me.Streams.Open, nil
+			}
+		}
+
+		me, err := whoAmI(token)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(me.User).To(Equal("system:serviceaccount:" + ns + ":tabs"))
+		Expect(me.Groups).To(ContainElement("system:serviceaccounts"))
+		Expect(me.Streams).To(Equal(&struct{ Open, Max int }{0, 2}))
+
+		events := url + "/api/v1/namespaces/" + ns + "/casts/events"
+		first := openStream(events, bearer(token))
+		first.nextOf(hub.KindSynced)
+		Expect(streams(token)()).To(Equal(1))
+		openStream(events, bearer(token)).nextOf(hub.KindSynced)
+		Expect(streams(token)()).To(Equal(2))
+
+		By("refusing the third stream while the JSON endpoint still answers, and the session says why")
+		resp, body := get(events, bearer(token))
+		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), body)
+		Expect(body).To(ContainSubstring("too many open streams for system:serviceaccount:" + ns + ":tabs"))
+		resp, body = get(url+"/api/v1/namespaces/"+ns+"/casts", bearer(token))
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), "stream slots bind streams only: "+body)
+		Expect(streams(token)()).To(Equal(2), "the refused stream holds no slot")
+
+		By("counting per identity, and freeing a slot when a stream closes")
+		other := serviceAccountToken(ns, "other-tab")
+		Expect(streams(other)()).To(Equal(0))
+		first.close()
+		Eventually(streams(token)).Should(Equal(1))
+		openStream(events, bearer(token)).nextOf(hub.KindSynced)
+		Expect(streams(token)()).To(Equal(2))
 	})
 
 	It("rate-limits connection bursts per identity and bad tokens per address", func() {

@@ -150,6 +150,11 @@ func (l *Limiter) OpenStreams(name string) int {
 	return l.streams[name]
 }
 
+// MaxStreams is how many streams one user may hold open at once.
+func (l *Limiter) MaxStreams() int {
+	return l.maxStreams
+}
+
 // bucketSet is a bounded LRU of token buckets, one per key.
 type bucketSet struct {
 	limit rate.Limit

@@ -33,10 +33,15 @@ type streamerProc struct {
 	done   chan error
 }
 
-// startStreamer runs a real streamer on a loopback port, ready to serve.
-func startStreamer() *streamerProc {
+// startStreamer runs a real streamer on a loopback port, ready to serve;
+// tune changes its options (short intervals by default).
+func startStreamer(tune ...func(*streamer.Options)) *streamerProc {
 	GinkgoHelper()
-	srv, err := streamer.New(streamer.Options{Retry: 500 * time.Millisecond, HeartbeatInterval: time.Second}, castCache, kube)
+	opts := streamer.Options{Retry: 500 * time.Millisecond, HeartbeatInterval: time.Second}
+	for _, t := range tune {
+		t(&opts)
+	}
+	srv, err := streamer.New(opts, castCache, kube)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

@@ -236,11 +236,20 @@ function listFailure(err) {
       showListAlert(`You may not see these casts: ${withoutPrefix(err.message)}`, 'error', 'forbidden');
       return;
     case 429:
-      showListAlert(`Too many requests — retrying in ${err.retryAfter} s.`, 'warn', 'retry');
+      showListAlert(tooManyText(err), 'warn', 'retry');
       return;
     default:
       showListAlert(err.message, 'error', 'other');
   }
+}
+
+/** A 429 in words: too many open streams (err.streams), or too many requests. */
+function tooManyText(err) {
+  const s = err.streams;
+  if (s) {
+    return `Too many open streams (${s.open} of ${s.max}) for ${s.user} — close other dashboard tabs or CLIs; retrying in ${err.retryAfter} s.`;
+  }
+  return `Too many requests — retrying in ${err.retryAfter} s.`;
 }
 
 /** "forbidden: user … cannot …" reads better without the first word. */
@@ -314,7 +323,7 @@ function openDetail(detail) {
       if (err.status === 401) sessionExpired();
       else if (err.status === 403) showDetailAlert(`You may not see this cast: ${withoutPrefix(err.message)}`);
       else if (err.status === 404) showDetailAlert(`Cast ${detail.namespace}/${detail.name} was not found.`);
-      else if (err.status === 429) showDetailAlert(`Too many requests — retrying in ${err.retryAfter} s.`, 'warn');
+      else if (err.status === 429) showDetailAlert(tooManyText(err), 'warn');
       else showDetailAlert(err.message);
     },
   });

@@ -8,17 +8,22 @@
 // for good (readyState CLOSED) on any answer but 200 (401, 403, 429, a proxy's
 // 502), and hides the status code; the feed then asks the JSON endpoint of
 // the same scope what is wrong, and opens a new EventSource after a backoff.
+// The JSON endpoint is not bound by the per-user limit on open streams, so
+// when it answers the feed also asks the session (/api/v1/session) how many
+// streams the user holds: all of them means the stream got that 429.
 // A new EventSource cannot send Last-Event-ID, so it gets a full snapshot,
 // and Casts missing from it are dropped when `synced` arrives; so are they
 // when `synced` says a resume was answered with a full snapshot.
 
-import { ApiError, fetchScope, paths } from './api.js';
+import { ApiError, fetchScope, paths, whoAmI } from './api.js';
 import { isTerminal, phaseOf } from './format.js';
 
 const CHANGE_KINDS = ['status', 'progress', 'complete', 'deleted'];
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const POLL_MS = 5000;
+/** The streamer's Retry-After when a user's stream slots are all taken. */
+const STREAM_SLOT_WAIT_MS = 5000;
 /** Failures in a row before giving up on streaming for a while. */
 const FAILURES_BEFORE_POLLING = 5;
 /** In polling mode, try the stream again after this many polls. */
@@ -43,7 +48,8 @@ const hasEventSource = () => typeof window.EventSource === 'function';
  *   'live', 'reconnecting', 'polling', 'finished' or 'stopped'
  * @property {(at: Date) => void} activity  data arrived
  * @property {(err: ApiError) => void} failure  a refusal to show: 400, 401,
- *   403 and 404 stop the feed; after 429 it retries by itself
+ *   403 and 404 stop the feed; after 429 it retries by itself. A 429 for
+ *   too many open streams carries err.streams: {user, open, max}
  */
 
 export class Feed {
@@ -186,10 +192,33 @@ export class Feed {
       // (too many open streams, a proxy that breaks streaming): show this
       // fresh state and try streaming again later.
       if (this.apply(body)) return;
+      const full = await this.streamsFull();
+      if (this.stopped) return;
+      if (full) {
+        this.handleError(full, () => {});
+        return;
+      }
       this.retry(0);
     } catch (err) {
       if (!this.stopped) this.handleError(err, () => this.retry(0));
     }
+  }
+
+  /**
+   * Asks the session whether the user holds all the stream slots this
+   * replica allows (other tabs, CLIs): the 429 EventSource hid. Returns that
+   * 429 as an ApiError, with a backoff of at least the streamer's
+   * Retry-After so waiting tabs do not spend the user's request budget, or
+   * null when slots are free.
+   */
+  async streamsFull() {
+    const me = await whoAmI();
+    const streams = me?.streams;
+    if (!streams || !(streams.max > 0) || streams.open < streams.max) return null;
+    const secs = Math.ceil(Math.max(STREAM_SLOT_WAIT_MS, backoff(this.failures)) / 1000);
+    const err = new ApiError(429, `too many open streams for ${me.user}`, secs);
+    err.streams = { user: me.user, open: streams.open, max: streams.max };
+    return err;
   }
 
   /**
@@ -209,7 +238,7 @@ export class Feed {
         return;
       case 429: {
         const secs = Math.max(1, e.retryAfter);
-        this.h.failure(new ApiError(429, e.message, secs));
+        this.h.failure(Object.assign(new ApiError(429, e.message, secs), e.streams ? { streams: e.streams } : {}));
         this.setState('reconnecting', { retryIn: secs * 1000 });
         clearTimeout(this.timer);
         this.timer = setTimeout(() => (this.mode === 'polling' ? this.pollOnce() : this.connect()), secs * 1000);

@@ -82,6 +82,9 @@ func Start(name, bin string, args, env []string, logPath string) (*Proc, error) 
 	return p, nil
 }
 
+// LogFile is where the process's output goes.
+func (p *Proc) LogFile() string { return p.log.Name() }
+
 // Pid is the process ID.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 

@@ -207,6 +207,9 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("indexing casts by run: %w", err)
 	}
 	r.setDefaults()
+	if err := r.Inbox.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
+		return err
+	}
 	registerPhaseMetrics(mgr.GetCache())
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -1,9 +1,15 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -26,6 +32,12 @@ type Inbox struct {
 // the wake-up, not the observation.
 const inboxBuffer = 8192
 
+// maxQueuedRuns bounds the run snapshots held for one Cast. They pile up
+// only where nobody takes them: on a standby replica, or behind a stalled
+// reconcile. Past the bound the earliest (by runstatus.Later) are dropped;
+// the merge would have rejected them after the later ones anyway.
+const maxQueuedRuns = 32
+
 // NewInbox returns an empty Inbox.
 func NewInbox() *Inbox {
 	return &Inbox{
@@ -40,7 +52,7 @@ func NewInbox() *Inbox {
 func (b *Inbox) Deliver(cast types.NamespacedName, obs runstatus.Observation) {
 	b.mu.Lock()
 	if obs.Run != nil {
-		b.runs[cast] = append(b.runs[cast], *obs.Run)
+		b.runs[cast] = latestRuns(append(b.runs[cast], *obs.Run))
 	}
 	if obs.Job != nil {
 		b.recordJob(cast, *obs.Job)
@@ -63,6 +75,20 @@ func (b *Inbox) Deliver(cast types.NamespacedName, obs runstatus.Observation) {
 		delete(b.pending, cast)
 		b.mu.Unlock()
 	}
+}
+
+// latestRuns keeps the maxQueuedRuns latest snapshots, in arrival order.
+func latestRuns(runs []runstatus.Run) []runstatus.Run {
+	for len(runs) > maxQueuedRuns {
+		first := 0
+		for i := range runs {
+			if runstatus.Later(runs[first], runs[i]) {
+				first = i
+			}
+		}
+		runs = slices.Delete(runs, first, first+1)
+	}
+	return runs
 }
 
 // recordJob keeps the newest snapshot of each job.
@@ -112,7 +138,7 @@ func (b *Inbox) Return(cast types.NamespacedName, runs []runstatus.Run) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.runs[cast] = append(append([]runstatus.Run(nil), runs...), b.runs[cast]...)
+	b.runs[cast] = latestRuns(append(append([]runstatus.Run(nil), runs...), b.runs[cast]...))
 }
 
 // ReplaceJobs records jobs read from the REST API, which see every job.
@@ -135,3 +161,26 @@ func (b *Inbox) Forget(cast types.NamespacedName) {
 
 // Source is the channel the controller watches for wake-ups.
 func (b *Inbox) Source() <-chan event.GenericEvent { return b.wake }
+
+// ForgetDeleted drops what the inbox holds for each Cast as it is deleted,
+// on every replica. The reconciler forgets Casts it finishes or finalizes,
+// but a standby never reconciles, so without this it would keep the news
+// of every Cast it was ever sent.
+func (b *Inbox) ForgetDeleted(ctx context.Context, informers cache.Informers) error {
+	inf, err := informers.GetInformer(ctx, &castv1alpha1.Cast{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("getting the Cast informer: %w", err)
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if cast, ok := obj.(client.Object); ok {
+			b.Forget(client.ObjectKeyFromObject(cast))
+		}
+	}})
+	if err != nil {
+		return fmt.Errorf("watching Cast deletions: %w", err)
+	}
+	return nil
+}

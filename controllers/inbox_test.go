@@ -2,10 +2,15 @@ package controllers
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
 
@@ -83,5 +88,49 @@ func TestInboxJobsLeavesQueuedRunsForTheNextReconcile(t *testing.T) {
 	// A run delivered while a resync was talking to GitHub must survive it.
 	if runs, _ := b.Take(a); len(runs) != 1 || runs[0].Conclusion != "cancelled" {
 		t.Fatalf("the completed run was lost: %+v", runs)
+	}
+}
+
+// A standby replica never takes what it is sent: the runs held for a Cast
+// stay bounded, and applying what is left gives the status applying every
+// delivery would.
+func TestInboxBoundsQueuedRunsWithoutChangingTheOutcome(t *testing.T) {
+	b := NewInbox()
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var sent []runstatus.Run
+	for i := range 400 {
+		r := runstatus.Run{ID: 7, Attempt: 1, Status: "in_progress", UpdatedAt: start.Add(time.Duration(i) * time.Second)}
+		switch {
+		case i == 150:
+			r.Status, r.Conclusion = "completed", "failure"
+		case i > 250: // a re-run
+			r.Attempt = 2
+		}
+		sent = append(sent, r)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(sent), func(i, j int) { sent[i], sent[j] = sent[j], sent[i] })
+	for i := range sent {
+		b.Deliver(a, runstatus.Observation{Run: &sent[i]})
+	}
+	kept, _ := b.Take(a)
+	if len(kept) > maxQueuedRuns {
+		t.Fatalf("%d runs held for one cast, want at most %d", len(kept), maxQueuedRuns)
+	}
+	apply := func(runs []runstatus.Run) castv1alpha1.CastStatus {
+		var st castv1alpha1.CastStatus
+		for _, r := range runs {
+			runstatus.ApplyRun(&st, r, start)
+		}
+		// When a condition turned is when its first snapshot was applied,
+		// which the dropped early snapshots can move; the state may not.
+		for i := range st.Conditions {
+			st.Conditions[i].LastTransitionTime = metav1.Time{}
+		}
+		return st
+	}
+	if got, want := apply(kept), apply(sent); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("status from the %d runs kept:\n%+v\nfrom all %d sent:\n%+v", len(kept), got, len(sent), want)
 	}
 }

@@ -160,3 +160,19 @@ func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
 }
+
+// Later reports whether snapshot a comes after b in the order ApplyRun
+// follows: (attempt, phase rank, updated_at). A queue of snapshots that
+// must stay bounded keeps the latest by this order and loses nothing a
+// merge would keep.
+func Later(a, b Run) bool {
+	if aa, ba := max(a.Attempt, 1), max(b.Attempt, 1); aa != ba {
+		return aa > ba
+	}
+	pa, _ := PhaseOf(a.Status, a.Conclusion)
+	pb, _ := PhaseOf(b.Status, b.Conclusion)
+	if ra, rb := rank(pa), rank(pb); ra != rb {
+		return ra > rb
+	}
+	return a.UpdatedAt.Truncate(time.Second).After(b.UpdatedAt.Truncate(time.Second))
+}

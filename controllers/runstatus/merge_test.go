@@ -196,3 +196,30 @@ func TestApplyRunRecordsRunDetails(t *testing.T) {
 }
 
 func mt(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
+
+func TestLater(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	run := func(attempt int64, status, conclusion string, updated time.Time) Run {
+		return Run{ID: 1, Attempt: attempt, Status: status, Conclusion: conclusion, UpdatedAt: updated}
+	}
+	tests := []struct {
+		name string
+		a, b Run
+		want bool
+	}{
+		{"a re-run comes after a finished attempt", run(2, "queued", "", at), run(1, "completed", "success", at.Add(time.Hour)), true},
+		{"attempt 0 counts as 1", run(0, "completed", "success", at), run(1, "in_progress", "", at), true},
+		{"further along in the same attempt", run(1, "completed", "failure", at), run(1, "in_progress", "", at.Add(time.Minute)), true},
+		{"as far along, updated later", run(1, "in_progress", "", at.Add(time.Second)), run(1, "in_progress", "", at), true},
+		{"updated within the same second is not later", run(1, "in_progress", "", at.Add(500*time.Millisecond)), run(1, "in_progress", "", at), false},
+		{"an equal snapshot is not later", run(1, "queued", "", at), run(1, "queued", "", at), false},
+		{"earlier in the order", run(1, "queued", "", at.Add(time.Hour)), run(1, "in_progress", "", at), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Later(tt.a, tt.b); got != tt.want {
+				t.Errorf("Later = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -68,8 +69,14 @@ func (f *leaderFlags) bind(fs *flag.FlagSet) {
 // validate refuses timings under which two replicas could both act as
 // leader, or the leader could never renew in time.
 func (f *leaderFlags) validate() error {
-	if f.enabled && (f.retry <= 0 || f.retry >= f.renew || f.renew >= f.lease) {
-		return fmt.Errorf("leader election needs 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)", f.retry, f.renew, f.lease)
+	if !f.enabled {
+		return nil
+	}
+	// client-go's own rules, checked here to fail at start-up with a
+	// usage error rather than later inside the manager.
+	if f.retry <= 0 || f.renew >= f.lease || float64(f.renew) <= leaderelection.JitterFactor*float64(f.retry) {
+		return fmt.Errorf("leader election needs 0 < %.1f × retry period (%s) < renew deadline (%s) < lease duration (%s)",
+			leaderelection.JitterFactor, f.retry, f.renew, f.lease)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/util/workqueue"
@@ -104,8 +105,11 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		// retry, never a silently lost status.
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, cast, patch); err != nil {
-			// What webhooks said is not lost with the failed write.
-			r.Inbox.Return(req.NamespacedName, runs)
+			// What webhooks said is not lost with the failed write, unless
+			// the Cast is gone: its deletion was the last chance to forget.
+			if !apierrors.IsNotFound(err) {
+				r.Inbox.Return(req.NamespacedName, runs)
+			}
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
 			return
 		}

@@ -29,9 +29,9 @@ type apiHealth struct {
 	inflight chan struct{}
 }
 
-// errNoAnswer: no check has ended lately, because none ran yet or the
-// running one hangs, which is what a partition looks like.
-var errNoAnswer = errors.New("no recent answer from kube-apiserver")
+// errNoAnswer: no check has ended yet. A check that hangs, as in a
+// partition, ends with its timeout's error, so ready never waits for one.
+var errNoAnswer = errors.New("kube-apiserver not checked yet")
 
 // warmUp is how long after an API server outage its refusals are not
 // trusted: a restarted kube-apiserver answers SubjectAccessReviews "no"
@@ -85,19 +85,14 @@ func newAPIHealth(kube kubernetes.Interface) *apiHealth {
 	return &apiHealth{kube: kube, every: 2 * time.Second, timeout: 2 * time.Second}
 }
 
-// ready answers from the last check, never waiting for one: the API
-// server must have answered within the last interval plus a check's
-// timeout.
+// ready answers from the last check that ended, never waiting for one.
 func (h *apiHealth) ready() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.err != nil {
-		return h.err
-	}
-	if h.checked.IsZero() || time.Since(h.checked) > h.every+h.timeout {
+	if h.checked.IsZero() {
 		return errNoAnswer
 	}
-	return nil
+	return h.err
 }
 
 // refresh starts a check unless one is running and returns a channel that

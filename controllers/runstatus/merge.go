@@ -174,5 +174,10 @@ func Later(a, b Run) bool {
 	if ra, rb := rank(pa), rank(pb); ra != rb {
 		return ra > rb
 	}
+	// ApplyRun takes a snapshot without updated_at as happening now: the
+	// newest there is.
+	if a.UpdatedAt.IsZero() || b.UpdatedAt.IsZero() {
+		return a.UpdatedAt.IsZero() && !b.UpdatedAt.IsZero()
+	}
 	return a.UpdatedAt.Truncate(time.Second).After(b.UpdatedAt.Truncate(time.Second))
 }

@@ -214,6 +214,9 @@ func TestLater(t *testing.T) {
 		{"updated within the same second is not later", run(1, "in_progress", "", at.Add(500*time.Millisecond)), run(1, "in_progress", "", at), false},
 		{"an equal snapshot is not later", run(1, "queued", "", at), run(1, "queued", "", at), false},
 		{"earlier in the order", run(1, "queued", "", at.Add(time.Hour)), run(1, "in_progress", "", at), false},
+		{"no updated_at is now, after any time", run(1, "in_progress", "", time.Time{}), run(1, "in_progress", "", at), true},
+		{"a time is before no updated_at", run(1, "in_progress", "", at), run(1, "in_progress", "", time.Time{}), false},
+		{"two without updated_at are equal", run(1, "in_progress", "", time.Time{}), run(1, "in_progress", "", time.Time{}), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,7 +58,8 @@ func Start(opts ...Option) (*Cluster, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting the control plane: %w", err)
+		// envtest can fail after its processes are up (kubeconfig, CRDs).
+		return nil, errors.Join(fmt.Errorf("starting the control plane: %w", err), env.Stop())
 	}
 	c := &Cluster{Env: env, Config: cfg}
 	if err := c.connect(o); err != nil {

@@ -141,6 +141,7 @@ func stopAPIServer() (FoundProcess, string) {
 		apiServer.Kill() // ours: reap it
 	}
 	Eventually(func() bool { return Alive(api.Pid) }).Should(BeFalse())
+	restartOnCleanup(api)
 	return api, how
 }
 
@@ -154,6 +155,7 @@ func stopAPIServerNow() FoundProcess {
 		apiServer.Kill()
 	}
 	Eventually(func() bool { return Alive(api.Pid) }).Should(BeFalse())
+	restartOnCleanup(api)
 	return api
 }
 
@@ -198,4 +200,14 @@ func authDecisions(addr string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
+}
+
+// restartOnCleanup starts the kube-apiserver again when the spec ends with
+// it still down, so a spec failing mid-outage does not fail every later one.
+func restartOnCleanup(api FoundProcess) {
+	DeferCleanup(func() {
+		if _, err := FindAPIServer(testEnv.ControlPlane.Etcd.URL.String()); err != nil {
+			startAPIServer(api)
+		}
+	})
 }

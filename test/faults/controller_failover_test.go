@@ -50,6 +50,7 @@ var _ = Describe("Controller leader killed", Label("controller"), func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(code).To(Equal(http.StatusAccepted), body)
 		}
+		Expect(leaseHolder(ctx, ns)()).To(Equal(idA), "the webhooks must have reached B while it stood by")
 		Eventually(func() []castv1alpha1.CastPhase { return phases(ctx, keys) }).WithTimeout(time.Minute).
 			Should(Equal(wantPhases(n)))
 		figure("final phases from webhooks alone, after the leader was killed", time.Since(killed).Round(10*time.Millisecond).String())

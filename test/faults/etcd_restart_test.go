@@ -20,7 +20,7 @@ import (
 // reconnect by itself, as it must when etcd fails over in production.
 var _ = Describe("etcd killed", Label("streamer", "apiserver", LabelLong), func() {
 	It("with SIGKILL and restarted on its data: the streamer's /readyz follows, and no client misses a final state", func(ctx SpecContext) {
-		const clients, casts, outage = 50, 20, 8 * time.Second
+		const clients, casts, outage = 50, 20, 10 * time.Second
 		ns := newNamespace("etcd-restart")
 		token := viewerToken(ctx, ns)
 		addr := freeAddr()
@@ -33,13 +33,13 @@ var _ = Describe("etcd killed", Label("streamer", "apiserver", LabelLong), func(
 		By("SIGKILL etcd")
 		etcd := killEtcd()
 		killed := time.Now()
-		var readyz []int
-		for time.Since(killed) < outage {
-			readyz = append(readyz, statusOf("http://"+addr+"/readyz"))
-			time.Sleep(250 * time.Millisecond)
-		}
-		figure("streamer /readyz while etcd was down (every 250 ms)", fmt.Sprint(readyz))
-		Expect(readyz[len(readyz)-8:]).To(HaveEach(http.StatusServiceUnavailable), "/readyz must fail while the kube-apiserver has no storage")
+		readyz := poll("http://"+addr+"/readyz", killed, outage, 250*time.Millisecond)
+		figure("streamer /readyz while etcd was down (every 250 ms)", fmt.Sprint(codes(readyz, killed)))
+		// kube-apiserver's own etcd check took up to 4 s to fail in our
+		// runs; the streamer asks it every 2 s.
+		late := codes(readyz, killed.Add(7*time.Second))
+		Expect(late).NotTo(BeEmpty())
+		Expect(late).To(HaveEach(http.StatusServiceUnavailable), "/readyz must fail while the kube-apiserver has no storage")
 
 		By("starting the same etcd again")
 		startEtcd(etcd)
@@ -68,6 +68,13 @@ func killEtcd() FoundProcess {
 		etcdServer.Kill() // ours: reap it
 	}
 	Eventually(func() bool { return Alive(etcd.Pid) }).Should(BeFalse())
+	// A spec failing before it restarts etcd must not take every later
+	// spec down with it.
+	DeferCleanup(func() {
+		if _, err := FindEtcd(testEnv.ControlPlane.Etcd.URL.String()); err != nil {
+			startEtcd(etcd)
+		}
+	})
 	return etcd
 }
 

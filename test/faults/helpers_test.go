@@ -178,3 +178,30 @@ func converged(ws []*Watcher, want []Want) func(Gomega) {
 func figure(name string, value any) {
 	AddReportEntry(name, value, ReportEntryVisibilityAlways)
 }
+
+// sample is one answer of a polled URL, and when it was asked.
+type sample struct {
+	at   time.Time
+	code int
+}
+
+// poll asks url every interval until d has passed since start.
+func poll(url string, start time.Time, d, interval time.Duration) []sample {
+	var out []sample
+	for time.Since(start) < d {
+		out = append(out, sample{at: time.Now(), code: statusOf(url)})
+		time.Sleep(interval)
+	}
+	return out
+}
+
+// codes lists the status codes of samples asked at or after from.
+func codes(samples []sample, from time.Time) []int {
+	var out []int
+	for _, s := range samples {
+		if !s.at.Before(from) {
+			out = append(out, s.code)
+		}
+	}
+	return out
+}

@@ -137,17 +137,27 @@ func (p *Proxy) handle(down net.Conn) {
 	defer p.wg.Done()
 	defer p.untrack(down)
 	<-p.flowing()
+	if p.isClosed() {
+		return
+	}
 	up := p.dial()
 	if up == nil || !p.track(up) {
 		return
 	}
 	defer p.untrack(up)
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(up, down); done <- struct{}{} }()
-	go func() { p.pipe(down, up); done <- struct{}{} }()
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.pipe(up, down); done <- struct{}{} }()
+	go func() { defer p.wg.Done(); p.pipe(down, up); done <- struct{}{} }()
 	<-done // one side ended: end both, as a TCP proxy would, but
 	// a FIN crosses a partition no better than data does.
 	<-p.flowing()
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 // dial tries each upstream once, starting after the last one used.

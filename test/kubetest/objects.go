@@ -9,10 +9,13 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -109,6 +112,39 @@ func Allow(ctx context.Context, kube kubernetes.Interface, g Grant) error {
 	}
 	if err != nil {
 		return fmt.Errorf("granting %v on casts to %s: %w", g.Verbs, g.ServiceAccount, err)
+	}
+	return waitGranted(ctx, kube, g)
+}
+
+// grantTimeout bounds the wait for the API server's RBAC authorizer, fed
+// by its own informers, to see a new binding.
+const grantTimeout = 30 * time.Second
+
+// waitGranted returns once the API server allows every verb of g: a
+// request made right after a binding is created can still be refused.
+func waitGranted(ctx context.Context, kube kubernetes.Interface, g Grant) error {
+	sa := g.ServiceAccount
+	name := ""
+	if len(g.ResourceNames) > 0 {
+		name = g.ResourceNames[0]
+	}
+	for _, verb := range g.Verbs {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   serviceaccount.MakeUsername(sa.Namespace, sa.Name),
+			Groups: serviceaccount.MakeGroupNames(sa.Namespace),
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: g.Namespace, Verb: verb,
+				Group: castv1alpha1.GroupVersion.Group, Resource: "casts", Name: name},
+		}}
+		err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, grantTimeout, true, func(ctx context.Context) (bool, error) {
+			out, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err != nil {
+				return false, err
+			}
+			return out.Status.Allowed, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for the API server to allow %s on casts to %s: %w", verb, sa, err)
+		}
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,31 +121,14 @@ func (e *watchEnv) status(t *testing.T, c *castv1alpha1.Cast, phase castv1alpha1
 	must(t, err)
 }
 
-// watchBuffer is written by the command's goroutine and read by the test.
-type watchBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *watchBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *watchBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *watchBuffer) has(s string) func() bool {
+// has is a condition for waitUntil: b holds s.
+func has(b *kubetest.Buffer, s string) func() bool {
 	return func() bool { return strings.Contains(b.String(), s) }
 }
 
 // cmdRun is a watch command running in the background.
 type cmdRun struct {
-	stdout, stderr watchBuffer
+	stdout, stderr kubetest.Buffer
 	done           chan struct{}
 	err            error
 	cancel         context.CancelFunc
@@ -216,9 +198,9 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast that Succeeds exits 0 after printing each phase", func(t *testing.T) {
 		c := e.cast(t, "ok")
 		r := startCmd(t, flags("ok")...)
-		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
 		e.status(t, c, castv1alpha1.PhaseRunning, 40, "brewing")
-		waitUntil(t, "Running is printed", r.stdout.has("brewing"))
+		waitUntil(t, "Running is printed", has(&r.stdout, "brewing"))
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "all done")
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)
@@ -237,7 +219,7 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast that Fails exits 1 with its message on stderr", func(t *testing.T) {
 		c := e.cast(t, "bad")
 		r := startCmd(t, flags("bad")...)
-		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
 		e.status(t, c, castv1alpha1.PhaseFailed, 60, "the spell\nfizzled")
 		if code, msg := r.exitCode(t); code != 1 || msg != "" {
 			t.Fatalf("exit %d (%q), want 1 with the message already printed", code, msg)
@@ -250,7 +232,7 @@ func TestWatch(t *testing.T) {
 	t.Run("-o json prints one snapshot object per event", func(t *testing.T) {
 		c := e.cast(t, "js")
 		r := startCmd(t, flags("-o", "json", "js")...)
-		waitUntil(t, "the first event", r.stdout.has("\n"))
+		waitUntil(t, "the first event", has(&r.stdout, "\n"))
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "done")
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)
@@ -313,21 +295,21 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast deleted before it finished exits 3", func(t *testing.T) {
 		c := e.cast(t, "doomed")
 		r := startCmd(t, flags("doomed")...)
-		waitUntil(t, "Pending is printed", r.stdout.has("Pending"))
+		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
 		must(t, e.k8s.Delete(context.Background(), c))
 		if code, msg := r.exitCode(t); code != 3 || !strings.Contains(msg, "deleted before it finished") {
 			t.Fatalf("exit %d (%s), want 3", code, msg)
 		}
-		if !r.stdout.has("Deleted")() {
+		if !has(&r.stdout, "Deleted")() {
 			t.Errorf("the deletion is printed too: %q", r.stdout.String())
 		}
 	})
 
 	t.Run("a namespace watch follows new Casts until Ctrl-C, then exits 0", func(t *testing.T) {
 		r := startCmd(t, flags()...)
-		waitUntil(t, "existing Casts are printed", r.stdout.has("watch/ok"))
+		waitUntil(t, "existing Casts are printed", has(&r.stdout, "watch/ok"))
 		e.cast(t, "late")
-		waitUntil(t, "a new Cast is printed", r.stdout.has("watch/late"))
+		waitUntil(t, "a new Cast is printed", has(&r.stdout, "watch/late"))
 		r.cancel()
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)

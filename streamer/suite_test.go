@@ -1,9 +1,9 @@
 package streamer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -33,27 +33,10 @@ var (
 	k8s       client.Client
 	kube      kubernetes.Interface
 	castCache cache.Cache // the streamer reads Casts through it, as in production
-	logs      = &syncBuffer{}
+	// logs captures every log line so tests can prove tokens never
+	// appear in them.
+	logs = &kubetest.Buffer{}
 )
-
-// syncBuffer captures every log line so tests can prove tokens never
-// appear in them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestStreamer(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -63,7 +46,7 @@ func TestStreamer(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{logs}), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, logs)), zap.UseDevMode(true)))
 	var err error
 	cluster, err = kubetest.Start(kubetest.WithCache())
 	Expect(err).NotTo(HaveOccurred())
@@ -75,13 +58,6 @@ var _ = AfterSuite(func() {
 	// otherwise wait for it; nil-safe if BeforeSuite failed early.
 	Expect(cluster.Stop()).To(Succeed())
 })
-
-type teeWriter struct{ b *syncBuffer }
-
-func (t *teeWriter) Write(p []byte) (int, error) {
-	_, _ = GinkgoWriter.Write(p)
-	return t.b.Write(p)
-}
 
 // startStreamer runs a streamer with opts (short intervals by default) on
 // a loopback port until the spec ends, and returns its base URL once ready.

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -157,7 +156,7 @@ type recorder struct {
 	mu     sync.Mutex
 	paths  []string
 	lastID []string
-	bodies []*syncBuffer
+	bodies []*kubetest.Buffer
 	ok     []bool // answered 200
 }
 
@@ -165,7 +164,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.paths = append(r.paths, req.URL.Path)
 	r.lastID = append(r.lastID, req.Header.Get("Last-Event-ID"))
-	buf := &syncBuffer{}
+	buf := &kubetest.Buffer{}
 	r.bodies = append(r.bodies, buf)
 	r.ok = append(r.ok, false)
 	i := len(r.ok) - 1
@@ -220,23 +219,6 @@ func (r *recorder) streams() []string {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // collector reads a subscription to the end in the background.

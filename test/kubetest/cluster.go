@@ -1,8 +1,9 @@
 // Package kubetest is what every envtest suite needs around the local
 // control plane: start it with direct clients (and, for the streamer, a
-// synced informer cache), and create real ServiceAccount tokens, RBAC
-// grants and Casts with status. It returns errors rather than asserting,
-// so Ginkgo suites, plain tests and the bench harness share it.
+// synced informer cache), create real ServiceAccount tokens, RBAC grants
+// and Casts with status, and capture what goroutines write (Buffer). It
+// returns errors rather than asserting, so Ginkgo suites, plain tests and
+// the bench harness share it.
 package kubetest
 
 import (

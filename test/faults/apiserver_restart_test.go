@@ -32,10 +32,7 @@ var _ = Describe("kube-apiserver restarted", Label("streamer", "apiserver", Labe
 		// Streams end every 3 s, so clients also have to come back in
 		// (TokenReview, SubjectAccessReview) during and after the outage.
 		startStreamer(addr, "--max-stream-duration", "3s")
-		keys := createPendingCasts(ctx, ns, casts)
-		drive(ctx, keys, 0, casts, false)
-		ws := watchers(ctx, "http://"+addr, token, ns, clients)
-		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+		keys, ws := runningFollowed(ctx, "http://"+addr, token, ns, clients, casts)
 		metricsBefore := authDecisions(addr)
 
 		By("stopping the kube-apiserver")

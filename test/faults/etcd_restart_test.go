@@ -25,10 +25,7 @@ var _ = Describe("etcd killed", Label("streamer", "apiserver", LabelLong), func(
 		token := viewerToken(ctx, ns)
 		addr := freeAddr()
 		startStreamer(addr, "--max-stream-duration", "3s")
-		keys := createPendingCasts(ctx, ns, casts)
-		drive(ctx, keys, 0, casts, false)
-		ws := watchers(ctx, "http://"+addr, token, ns, clients)
-		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+		keys, ws := runningFollowed(ctx, "http://"+addr, token, ns, clients, casts)
 
 		By("SIGKILL etcd")
 		etcd := killEtcd()

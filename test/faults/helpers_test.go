@@ -116,6 +116,18 @@ func createPendingCasts(ctx context.Context, ns string, n int) []client.ObjectKe
 	return keys
 }
 
+// runningFollowed creates n Casts in ns, moves them to Running, and opens
+// clients subscriptions to ns through server; it returns once every client
+// holds every Cast: the starting point of the streamer outage specs.
+func runningFollowed(ctx context.Context, server, token, ns string, clients, n int) ([]client.ObjectKey, []*Watcher) {
+	GinkgoHelper()
+	keys := createPendingCasts(ctx, ns, n)
+	drive(ctx, keys, 0, n, false)
+	ws := watchers(ctx, server, token, ns, clients)
+	Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+	return keys, ws
+}
+
 var finalPhases = []castv1alpha1.CastPhase{castv1alpha1.PhaseSucceeded, castv1alpha1.PhaseFailed, castv1alpha1.PhaseCancelled}
 
 // drive moves the Casts keys[from:to] as the controller would: Running

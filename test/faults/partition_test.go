@@ -36,10 +36,7 @@ var _ = Describe("Network partition between the streamer and kube-apiserver", La
 			Env:     []string{"HTTP2_READ_IDLE_TIMEOUT_SECONDS=3", "HTTP2_PING_TIMEOUT_SECONDS=2"}})
 		Expect(err).NotTo(HaveOccurred())
 		stopOnCleanup(p)
-		keys := createPendingCasts(ctx, ns, casts)
-		drive(ctx, keys, 0, casts, false)
-		ws := watchers(ctx, "http://"+addr, token, ns, clients)
-		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+		keys, ws := runningFollowed(ctx, "http://"+addr, token, ns, clients, casts)
 
 		By("cutting the streamer off from the kube-apiserver while every Cast finishes")
 		link.Partition()
@@ -88,12 +85,9 @@ var _ = Describe("Network partition between clients and the streamer", Label("st
 		link, err := NewProxy(addr)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(link.Close)
-		keys := createPendingCasts(ctx, ns, casts)
-		drive(ctx, keys, 0, casts, false)
 		// The clients give up on a connection after 5 s without a
 		// heartbeat (the streamer sends one every second).
-		ws := watchers(ctx, "http://"+link.Addr(), token, ns, clients)
-		Eventually(converged(ws, finalStates(ctx, ns))).Should(Succeed())
+		keys, ws := runningFollowed(ctx, "http://"+link.Addr(), token, ns, clients, casts)
 		Expect(openStreams(addr)).To(BeNumerically("==", clients))
 
 		By("cutting the clients off while every Cast finishes")

@@ -132,6 +132,9 @@ func runController(args []string, out io.Writer) error {
 	if err := lf.validate(); err != nil {
 		return err
 	}
+	if err := cf.validate(); err != nil {
+		return err
+	}
 	secret, err := cf.webhookSecret()
 	if err != nil {
 		return err

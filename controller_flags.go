@@ -25,23 +25,45 @@ import (
 type controllerFlags struct {
 	githubTokenFile   string
 	githubAPIURL      string
+	app               ghapi.AppOptions
+	writeInterval     time.Duration
 	webhookAddr       string
 	webhookSecretFile string
 	resyncInterval    time.Duration
+	webhookResync     time.Duration
 	rates             ratesFlag
 }
 
 func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
 	fs.StringVar(&f.githubTokenFile, "github-token-file", "", "file holding the GitHub token used to dispatch and read runs (re-read when it changes); Casts may override it with spec.credentialsSecretRef")
+	fs.Int64Var(&f.app.ID, "github-app-id", 0, "GitHub App ID; with --github-app-private-key-file the operator authenticates as the App instead of --github-token-file")
+	fs.StringVar(&f.app.PrivateKeyFile, "github-app-private-key-file", "", "file holding the GitHub App's PEM private key (re-read when it changes)")
+	fs.Int64Var(&f.app.InstallationID, "github-app-installation-id", 0, "the App's installation to use; default: looked up per repository owner")
+	fs.DurationVar(&f.writeInterval, "github-write-interval", ghapi.DefaultWriteInterval, "spacing of content-creating requests (dispatch, cancel) per credential; GitHub allows 80 a minute and 500 an hour")
 	fs.StringVar(&f.githubAPIURL, "github-api-url", "", "GitHub REST API base URL; default https://api.github.com/, GitHub Enterprise: https://HOST/api/v3/")
 	fs.StringVar(&f.webhookAddr, "webhook-bind-address", webhookDefault, "address of the GitHub webhook receiver (path /webhooks/github); 0 disables it")
 	fs.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret; the GITHUB_WEBHOOK_SECRET environment variable is used when unset")
-	fs.DurationVar(&f.resyncInterval, "resync-interval", controllers.DefaultResyncInterval, "re-read a running Cast from the REST API after this long without events")
+	fs.DurationVar(&f.resyncInterval, "resync-interval", controllers.DefaultResyncInterval, "re-read a running Cast from the REST API after this long without news, when its repository's webhook does not deliver")
+	fs.DurationVar(&f.webhookResync, "webhook-resync-interval", controllers.DefaultWebhookResyncInterval, "the same while the repository's webhook delivers (the safety net for a lost delivery); also how long without a delivery counts as a stopped webhook")
 	f.rates = ratesFlag(runstatus.Rates{})
 	for k, v := range runstatus.DefaultRates {
 		f.rates[k] = v
 	}
 	fs.Var(&f.rates, "cost-cents-per-minute", "cents per billable minute by runner class, as class=cents pairs")
+}
+
+// validate refuses an App configured by halves.
+func (f *controllerFlags) validate() error {
+	if (f.app.ID != 0) != (f.app.PrivateKeyFile != "") {
+		return errors.New("--github-app-id and --github-app-private-key-file go together")
+	}
+	if f.app.InstallationID != 0 && f.app.ID == 0 {
+		return errors.New("--github-app-installation-id needs --github-app-id")
+	}
+	if f.writeInterval <= 0 || f.resyncInterval <= 0 || f.webhookResync <= 0 {
+		return errors.New("--github-write-interval, --resync-interval and --webhook-resync-interval must be positive")
+	}
+	return nil
 }
 
 // webhookSecret reads the secret from --webhook-secret-file or
@@ -82,13 +104,17 @@ func devWebhookSecret(dir string) (secret []byte, path string, err error) {
 // the webhook receiver feeding it.
 func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byte) error {
 	inbox := controllers.NewInbox()
+	activity := controllers.NewWebhookActivity(f.webhookResync)
 	r := &controllers.CastReconciler{
-		Client:         mgr.GetClient(),
-		GitHub:         ghapi.NewClients(ghapi.Options{BaseURL: f.githubAPIURL, TokenFile: f.githubTokenFile, UserAgent: "cast-operator"}, mgr.GetAPIReader()),
-		Inbox:          inbox,
-		Recorder:       mgr.GetEventRecorder("cast-controller"),
-		ResyncInterval: f.resyncInterval,
-		Rates:          runstatus.Rates(f.rates),
+		Client: mgr.GetClient(),
+		GitHub: ghapi.NewClients(ghapi.Options{BaseURL: f.githubAPIURL, TokenFile: f.githubTokenFile, App: f.app,
+			WriteInterval: f.writeInterval, UserAgent: "cast-operator"}, mgr.GetAPIReader()),
+		Inbox:                 inbox,
+		Activity:              activity,
+		Recorder:              mgr.GetEventRecorder("cast-controller"),
+		ResyncInterval:        f.resyncInterval,
+		WebhookResyncInterval: f.webhookResync,
+		Rates:                 runstatus.Rates(f.rates),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Cast controller: %w", err)
@@ -102,7 +128,7 @@ func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byt
 		log.Info("webhook receiver disabled: no webhook secret; Casts follow GitHub by resync only")
 		return nil
 	}
-	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret},
+	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
 		controllers.RunIndex{Reader: mgr.GetClient()}, inbox)
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)

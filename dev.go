@@ -42,6 +42,9 @@ func runDev(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := cf.validate(); err != nil {
+		return err
+	}
 
 	ctx, cancel := shutdownOnSignal(out)
 	defer cancel()

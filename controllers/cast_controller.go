@@ -49,8 +49,14 @@ type CastReconciler struct {
 	// Clock is injected so time-based logic is testable; nil means real time.
 	Clock clock.PassiveClock
 	// ResyncInterval is how long a running Cast may go without news before
-	// it is re-read from the REST API (jittered by up to 10%).
+	// it is re-read from the REST API (jittered by up to 10%), while its
+	// repository's webhook does not deliver.
 	ResyncInterval time.Duration
+	// WebhookResyncInterval replaces ResyncInterval while the repository's
+	// webhook delivers: the slow safety net for a lost delivery.
+	WebhookResyncInterval time.Duration
+	// Activity tells which repositories' webhooks deliver; nil means none.
+	Activity *WebhookActivity
 	// Rates price billable minutes into status.costCents.
 	Rates runstatus.Rates
 	// DispatchGrace is how long, after a restart, the reconciler looks for a
@@ -70,6 +76,8 @@ type CastReconciler struct {
 	intents map[types.UID]bool
 	// lastNews is when each Cast last had an accepted observation or resync.
 	lastNews map[types.UID]time.Time
+	// active shares repository listings among resyncs.
+	active *activeRuns
 }
 
 // +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch;update;patch
@@ -131,6 +139,9 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 	}
 
 	gh, ghErr := r.GitHub.For(ctx, cast)
+	if ae, ok := ghapi.AccessProblem(ghErr); ok {
+		setAccess(cast, ae.Reason, accessMessage(cast, ae), now)
+	}
 	if cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal() {
 		res, err := r.dispatch(ctx, cast, gh, ghErr, now)
 		if err != nil || (cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal()) {
@@ -141,8 +152,9 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 	if !cast.Status.Phase.IsTerminal() && gh != nil && r.resyncDue(cast, now) {
 		fetched, err := r.resync(ctx, cast, gh, now)
 		if err != nil {
-			return retryLater(err)
+			return r.githubTrouble(cast, err, now)
 		}
+		clearAccess(cast, now)
 		// Only the jobs: runs that arrived meanwhile wait for the next
 		// reconcile, which their delivery already asked for.
 		r.Inbox.ReplaceJobs(key, fetched)
@@ -161,13 +173,15 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
 }
 
-func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, run runstatus.Run, now time.Time) {
+// applyRun merges one run snapshot and reports whether it changed status.
+func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, run runstatus.Run, now time.Time) bool {
 	res := runstatus.ApplyRun(&cast.Status, run, now)
 	if !res.Applied {
 		logf.FromContext(ctx).V(1).Info("run observation ignored", "run", run.ID, "status", run.Status, "reason", res.Reason)
-		return
+		return false
 	}
 	r.touch(cast, now)
+	return true
 }
 
 func (r *CastReconciler) now() time.Time {
@@ -183,6 +197,7 @@ func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1
 	if r.Recorder == nil {
 		return
 	}
+	r.recordAccess(cast, before)
 	after := cast.Status
 	if before.RunID == 0 && after.RunID != 0 {
 		if cast.Spec.RunID != nil {
@@ -241,10 +256,13 @@ func errorBackoff(maxDelay time.Duration) workqueue.TypedRateLimiter[reconcile.R
 
 // Defaults for the reconciler's knobs, also the controller's flag defaults.
 const (
-	DefaultResyncInterval  = 60 * time.Second
-	DefaultDispatchGrace   = 60 * time.Second
-	DefaultCancelGrace     = 2 * time.Minute
-	DefaultCompletionGrace = 10 * time.Minute
+	DefaultResyncInterval = 60 * time.Second
+	// DefaultWebhookResyncInterval is the safety net while webhooks
+	// deliver; it also decides when a silent webhook counts as stopped.
+	DefaultWebhookResyncInterval = 15 * time.Minute
+	DefaultDispatchGrace         = 60 * time.Second
+	DefaultCancelGrace           = 2 * time.Minute
+	DefaultCompletionGrace       = 10 * time.Minute
 )
 
 func (r *CastReconciler) setDefaults() {
@@ -256,6 +274,9 @@ func (r *CastReconciler) setDefaults() {
 	}
 	if r.ResyncInterval == 0 {
 		r.ResyncInterval = DefaultResyncInterval
+	}
+	if r.WebhookResyncInterval == 0 {
+		r.WebhookResyncInterval = DefaultWebhookResyncInterval
 	}
 	if r.Rates == nil {
 		r.Rates = runstatus.DefaultRates
@@ -271,4 +292,5 @@ func (r *CastReconciler) setDefaults() {
 	}
 	r.intents = map[types.UID]bool{}
 	r.lastNews = map[types.UID]time.Time{}
+	r.active = newActiveRuns()
 }

@@ -32,6 +32,9 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 		if errors.Is(ghErr, ghapi.ErrNoCredentials) {
 			reason = castv1alpha1.ReasonCredentialsMissing
 		}
+		if ae, ok := ghapi.AccessProblem(ghErr); ok {
+			reason = ae.Reason
+		}
 		setDispatched(cast, metav1.ConditionFalse, reason, ghErr.Error(), now)
 		// A token file or Secret may appear later; look again then.
 		return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
@@ -71,6 +74,17 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 	r.setIntent(cast, false)
 	d, err := gh.Dispatch(ctx, cast.Spec.Repository, cast.Spec.Workflow, cast.Spec.Ref, cast.Spec.Inputs, string(cast.UID))
 	if err != nil {
+		if _, refused := ghapi.AccessProblem(err); refused || ghapi.NotSent(err) {
+			// Nothing was created: the request waits for a slot or a
+			// rate-limit hold, or GitHub refused the credential. No need
+			// to look for a run before the next try, so the intent stays
+			// this process's own, dated inside the grace.
+			r.setIntent(cast, true)
+			if now.Sub(cond.LastTransitionTime.Time) > r.DispatchGrace/2 {
+				cond.LastTransitionTime = metav1.NewTime(now)
+			}
+			return r.githubTrouble(cast, err, now)
+		}
 		if ghapi.IsPermanent(err) {
 			setDispatched(cast, metav1.ConditionFalse, castv1alpha1.ReasonDispatchFailed, err.Error(), now)
 			fail(cast, "dispatch failed: "+err.Error(), now)
@@ -82,10 +96,12 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 	}
 	setDispatched(cast, metav1.ConditionTrue, castv1alpha1.ReasonDispatched,
 		fmt.Sprintf("dispatched %s on %s", cast.Spec.Workflow, cast.Spec.Ref), now)
+	clearAccess(cast, now)
 	if d.RunID == 0 {
 		return ctrl.Result{RequeueAfter: findInterval}, nil
 	}
 	recordRun(cast, d)
+	r.touch(cast, now)
 	return ctrl.Result{}, nil
 }
 
@@ -101,6 +117,7 @@ func (r *CastReconciler) find(ctx context.Context, cast *castv1alpha1.Cast, gh *
 	setDispatched(cast, metav1.ConditionTrue, castv1alpha1.ReasonDispatched,
 		fmt.Sprintf("dispatched %s on %s", cast.Spec.Workflow, cast.Spec.Ref), now)
 	recordRun(cast, d)
+	r.touch(cast, now)
 	return ctrl.Result{}, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -27,54 +26,6 @@ func retryLater(err error) (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	return ctrl.Result{}, err
-}
-
-// touch notes that the Cast just had news, postponing its next resync.
-func (r *CastReconciler) touch(cast *castv1alpha1.Cast, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lastNews[cast.UID] = now
-}
-
-// resyncDue: no news for ResyncInterval (jittered), or none since this
-// process started, which is how a restarted operator converges.
-func (r *CastReconciler) resyncDue(cast *castv1alpha1.Cast, now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	last, ok := r.lastNews[cast.UID]
-	return !ok || now.Sub(last) >= r.ResyncInterval
-}
-
-// nextWake is when a running Cast needs another look without any event:
-// its next resync or its timeout, whichever comes first.
-func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.Duration {
-	r.mu.Lock()
-	last := r.lastNews[cast.UID]
-	r.mu.Unlock()
-	next := wait.Jitter(r.ResyncInterval, 0.1) - now.Sub(last)
-	if deadline, ok := timeoutDeadline(cast); ok {
-		next = min(next, deadline.Sub(now))
-	}
-	return max(next, time.Second)
-}
-
-// resync re-reads the run and its jobs from the REST API, the safety net
-// for webhooks GitHub never retries.
-func (r *CastReconciler) resync(ctx context.Context, cast *castv1alpha1.Cast, gh *ghapi.Client, now time.Time) ([]runstatus.Job, error) {
-	run, err := gh.GetRun(ctx, cast.Spec.Repository, cast.Status.RunID)
-	if err != nil {
-		return nil, fmt.Errorf("resyncing run %d: %w", cast.Status.RunID, err)
-	}
-	r.applyRun(ctx, cast, run, now)
-	r.touch(cast, now)
-	if cast.Status.Phase.IsTerminal() {
-		return nil, nil
-	}
-	jobs, err := gh.ListJobs(ctx, cast.Spec.Repository, cast.Status.RunID, max(cast.Status.RunAttempt, 1))
-	if err != nil {
-		return nil, fmt.Errorf("resyncing jobs of run %d: %w", cast.Status.RunID, err)
-	}
-	return jobs, nil
 }
 
 func timeoutDeadline(cast *castv1alpha1.Cast) (time.Time, bool) {
@@ -141,7 +92,7 @@ func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, 
 	case gh == nil:
 		msg += "; artifacts and cost unknown: " + ghErr.Error()
 	default:
-		err := r.collectResults(ctx, cast, gh)
+		err := r.collectResults(ghapi.WithPriority(ctx, ghapi.Essential), cast, gh)
 		if err != nil {
 			finished := now
 			if st.FinishedAt != nil {

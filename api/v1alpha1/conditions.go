@@ -11,6 +11,29 @@ const (
 	// ConditionComplete is True once the run reached a terminal phase; its
 	// reason says which.
 	ConditionComplete = "Complete"
+	// ConditionGitHubAccess is False while the operator cannot reach GitHub
+	// for this Cast as it should: its credentials are missing or unusable,
+	// or their rate-limit budget delays the Cast's news. It is absent, or
+	// True once that clears, when all is well.
+	ConditionGitHubAccess = "GitHubAccess"
+)
+
+// Reasons for the GitHubAccess condition.
+const (
+	// ReasonCredentialsInvalid: a token or App key GitHub refuses, or a
+	// malformed one (ReasonCredentialsMissing is shared with Dispatched).
+	ReasonCredentialsInvalid = "CredentialsInvalid"
+	// ReasonAppNotInstalled: the GitHub App has no installation on the
+	// repository's owner, or not for this repository.
+	ReasonAppNotInstalled = "AppNotInstalled"
+	// ReasonPermissionDenied: the App lacks Actions: write, which dispatch
+	// and cancel need.
+	ReasonPermissionDenied = "PermissionDenied"
+	// ReasonBudgetLow: the credential's rate-limit budget is short, so
+	// resyncs are stretched until it resets; webhooks still apply.
+	ReasonBudgetLow = "BudgetLow"
+	// ReasonAccessRestored: a problem reported before has cleared.
+	ReasonAccessRestored = "AccessRestored"
 )
 
 // Reasons for the Dispatched condition.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v89/github"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -35,11 +36,18 @@ const maxPages = 100
 // token, so that is the unit whose rate-limit state is worth tracking. It is
 // safe for concurrent use.
 type Client struct {
-	gh *github.Client
+	gh     *github.Client
+	budget *Budget
+	// app is the installation's token source, nil for a plain token.
+	app *ghinstallation.Transport
 
 	mu   sync.Mutex
 	rate RateLimit
 }
+
+// Budget is the account this Client draws on, shared with every Client of
+// the same credential.
+func (c *Client) Budget() *Budget { return c.budget }
 
 // Dispatched identifies the run a dispatch created. RunID 0 means the
 // dispatch was accepted but the run could not be identified yet; call
@@ -99,13 +107,18 @@ func (c *Client) Dispatch(ctx context.Context, repository, workflow, ref string,
 	}
 	body.Inputs[CorrelationInput] = correlationID
 
+	if err := c.requireActionsWrite(ctx, repository); err != nil {
+		return Dispatched{}, err
+	}
+	ctx = WithPriority(ctx, Essential)
 	since := time.Now()
-	details, err := c.dispatch(ctx, owner, repo, workflow, body)
+	details, err := c.dispatch(ctx, owner, repo, workflow, body, correlationID, maxWriteSleep)
 	if rejectsRunDetails(err) {
 		// Older GitHub Enterprise validates the body strictly and refuses
 		// the field before doing anything, so retrying cannot double-run.
+		// The retry waits for the next slot in place: it is one dispatch.
 		body.ReturnRunDetails = nil
-		details, err = c.dispatch(ctx, owner, repo, workflow, body)
+		details, err = c.dispatch(ctx, owner, repo, workflow, body, correlationID, time.Minute)
 	}
 	if err != nil {
 		return Dispatched{}, fmt.Errorf("dispatching %s in %s: %w", workflow, repository, err)
@@ -124,19 +137,22 @@ func (c *Client) Dispatch(ctx context.Context, repository, workflow, ref string,
 	return d, nil
 }
 
-func (c *Client) dispatch(ctx context.Context, owner, repo, workflow string, body github.CreateWorkflowDispatchEventRequest) (*github.WorkflowDispatchRunDetails, error) {
+func (c *Client) dispatch(ctx context.Context, owner, repo, workflow string, body github.CreateWorkflowDispatchEventRequest, key string, maxSleep time.Duration) (*github.WorkflowDispatchRunDetails, error) {
 	ctx = withOperation(ctx, "dispatch")
-	var (
-		details *github.WorkflowDispatchRunDetails
-		resp    *github.Response
-		err     error
-	)
-	if id, ok := workflowID(workflow); ok {
-		details, resp, err = c.gh.Actions.CreateWorkflowDispatchEventByID(ctx, owner, repo, id, body)
-	} else {
-		details, resp, err = c.gh.Actions.CreateWorkflowDispatchEventByFileName(ctx, owner, repo, workflow, body)
-	}
-	c.observe(resp)
+	var details *github.WorkflowDispatchRunDetails
+	err := c.budget.writeWithin(ctx, "dispatch:"+key, maxSleep, func() error {
+		var (
+			resp *github.Response
+			err  error
+		)
+		if id, ok := workflowID(workflow); ok {
+			details, resp, err = c.gh.Actions.CreateWorkflowDispatchEventByID(ctx, owner, repo, id, body)
+		} else {
+			details, resp, err = c.gh.Actions.CreateWorkflowDispatchEventByFileName(ctx, owner, repo, workflow, body)
+		}
+		c.observe(resp)
+		return err
+	})
 	return details, err
 }
 
@@ -171,7 +187,7 @@ func (c *Client) FindDispatchedRun(ctx context.Context, repository, workflow, co
 	if !since.IsZero() {
 		opts.Created = ">=" + since.Add(-clockSkew).UTC().Format(time.RFC3339)
 	}
-	ctx = withOperation(ctx, "list_runs")
+	ctx = withOperation(WithPriority(ctx, Essential), "list_runs")
 	var (
 		runs *github.WorkflowRuns
 		resp *github.Response
@@ -211,6 +227,10 @@ func (c *Client) GetRun(ctx context.Context, repository string, runID int64) (ru
 	if err != nil {
 		return runstatus.Run{}, fmt.Errorf("getting run %d in %s: %w", runID, repository, err)
 	}
+	return convertRun(r, repository), nil
+}
+
+func convertRun(r *github.WorkflowRun, repository string) runstatus.Run {
 	full := repository
 	if r.GetRepository().GetFullName() != "" {
 		full = r.GetRepository().GetFullName()
@@ -225,7 +245,7 @@ func (c *Client) GetRun(ctx context.Context, repository string, runID int64) (ru
 		DisplayTitle: r.GetDisplayTitle(),
 		StartedAt:    r.GetRunStartedAt().Time,
 		UpdatedAt:    r.GetUpdatedAt().Time,
-	}, nil
+	}
 }
 
 // ListJobs returns every job of one attempt of a run (attempt 0 means the
@@ -261,6 +281,7 @@ func (c *Client) ListJobs(ctx context.Context, repository string, runID, attempt
 			break
 		}
 		page.Page = resp.NextPage
+		ctx = continuation(ctx)
 	}
 	return out, nil
 }
@@ -317,6 +338,7 @@ func (c *Client) ListArtifacts(ctx context.Context, repository string, runID int
 			break
 		}
 		page.Page = resp.NextPage
+		ctx = continuation(ctx)
 	}
 	return out, nil
 }
@@ -328,8 +350,15 @@ func (c *Client) CancelRun(ctx context.Context, repository string, runID int64) 
 	if err != nil {
 		return err
 	}
-	resp, err := c.gh.Actions.CancelWorkflowRunByID(withOperation(ctx, "cancel_run"), owner, repo, runID)
-	c.observe(resp)
+	if err := c.requireActionsWrite(ctx, repository); err != nil {
+		return err
+	}
+	ctx = withOperation(WithPriority(ctx, Essential), "cancel_run")
+	err = c.budget.write(ctx, fmt.Sprintf("cancel:%s#%d", repository, runID), func() error {
+		resp, err := c.gh.Actions.CancelWorkflowRunByID(ctx, owner, repo, runID)
+		c.observe(resp)
+		return err
+	})
 	var accepted *github.AcceptedError
 	if err == nil || errors.As(err, &accepted) || statusCode(err) == http.StatusConflict {
 		return nil

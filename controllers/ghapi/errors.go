@@ -34,6 +34,10 @@ func IsPermanent(err error) bool {
 // Retry-After, or a Retry-After header on any other error. It returns 0 when
 // GitHub gave no hint, leaving the back-off to the caller.
 func RetryAfter(err error) time.Duration {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return max(le.Wait, time.Millisecond)
+	}
 	var rl *github.RateLimitError
 	if errors.As(err, &rl) {
 		if rl.Rate.Reset.IsZero() {
@@ -51,6 +55,14 @@ func RetryAfter(err error) time.Duration {
 		return parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return 0
+}
+
+// NotSent reports whether err means the call never left the operator: the
+// credential's budget or a rate-limit hold kept it back. A dispatch that
+// was not sent needs no look for its run before it is tried again.
+func NotSent(err error) bool {
+	var le *LimitError
+	return errors.As(err, &le)
 }
 
 // parseRetryAfter reads a Retry-After header, which HTTP allows as seconds

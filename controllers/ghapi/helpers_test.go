@@ -41,7 +41,7 @@ func newClient(t *testing.T, srv *ghapitest.Server, token string) *Client {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "token")
 	writeToken(t, path, token)
-	cs := NewClients(Options{BaseURL: srv.URL, TokenFile: path, UserAgent: "cast-operator-test"}, nil)
+	cs := NewClients(Options{BaseURL: srv.URL, TokenFile: path, UserAgent: "cast-operator-test", WriteInterval: time.Millisecond}, nil)
 	c, err := cs.For(context.Background(), cast(nil))
 	if err != nil {
 		t.Fatalf("For: %v", err)

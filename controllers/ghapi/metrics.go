@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/google/go-github/v89/github"
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -16,19 +15,28 @@ var (
 	// carry no repository or run ID to keep cardinality fixed.
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cast_operator_github_api_requests_total",
-		Help: "Requests sent to GitHub's REST API, by operation and HTTP status code (\"error\" when no response arrived).",
+		Help: "Requests sent to GitHub's REST API, by operation and HTTP status code (304: unchanged, free of the primary limit; \"error\" when no response arrived).",
 	}, []string{"operation", "code"})
 
-	// rateLimitRemaining lets alerts fire before the operator's token runs
-	// dry and every Cast stalls.
-	rateLimitRemaining = prometheus.NewGauge(prometheus.GaugeOpts{
+	// rateLimitRemaining lets alerts fire before a credential runs dry. The
+	// label names the credential without revealing it: a token's hash
+	// prefix, or an App's and installation's IDs.
+	rateLimitRemaining = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "cast_operator_github_rate_limit_remaining",
-		Help: "X-RateLimit-Remaining from the latest GitHub API response, whichever token it used.",
-	})
+		Help: "Primary rate-limit calls left for each GitHub credential, as GitHub last reported.",
+	}, []string{"credential"})
+
+	// budgetDelays counts calls the operator held back itself to stay
+	// inside GitHub's limits, by why: held (GitHub asked to wait), reserve,
+	// spread (resyncs stretched to the reset) and paced (dispatch slots).
+	budgetDelays = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cast_operator_github_budget_delays_total",
+		Help: "GitHub calls postponed by the operator's own budget, by credential and reason.",
+	}, []string{"credential", "reason"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(requestsTotal, rateLimitRemaining)
+	metrics.Registry.MustRegister(requestsTotal, rateLimitRemaining, budgetDelays)
 }
 
 type operationKey struct{}
@@ -54,9 +62,6 @@ func (t instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, err
 	code := "error"
 	if err == nil {
 		code = strconv.Itoa(resp.StatusCode)
-		if v, perr := strconv.Atoi(resp.Header.Get(github.HeaderRateRemaining)); perr == nil {
-			rateLimitRemaining.Set(float64(v))
-		}
 	}
 	requestsTotal.WithLabelValues(op, code).Inc()
 	return resp, err

@@ -52,7 +52,7 @@ func TestMetrics(t *testing.T) {
 
 	// Five requests spent five of the 1234 the fake granted.
 	var m dto.Metric
-	if err := rateLimitRemaining.Write(&m); err != nil {
+	if err := rateLimitRemaining.WithLabelValues(c.Budget().Name).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.GetGauge().GetValue(); got != 1229 {

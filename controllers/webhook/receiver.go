@@ -61,6 +61,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long open requests may finish after the
 	// manager stops; default 10s.
 	ShutdownTimeout time.Duration
+	// OnDelivery, if set, hears the repository of every verified workflow
+	// delivery, matched to a Cast or not: proof that the repository's
+	// webhook works, so its Casts need only a slow safety-net resync.
+	OnDelivery func(repository string)
 }
 
 // Defaults for Options.
@@ -246,6 +250,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 		return outcome{code: http.StatusBadRequest, result: resultInvalid, msg: err.Error(), keys: keys}
 	}
 	keys = append(keys, "action", ev.Action, "repository", ev.Repository, "runID", ev.RunID)
+	if r.opts.OnDelivery != nil {
+		r.opts.OnDelivery(ev.Repository)
+	}
 
 	ctx, cancel := context.WithTimeout(req.Context(), indexTimeout)
 	defer cancel()

@@ -1,0 +1,79 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
+)
+
+// activeRuns shares one listing of a repository's queued and in-progress
+// runs among every Cast of that repository and credential: a resync reads
+// its run from a listing at most maxAge old, and only the first Cast to
+// find none fresh asks GitHub. A thousand Casts in ten repositories cost
+// ten listings per resync round instead of a thousand GETs.
+type activeRuns struct {
+	group singleflight.Group
+	mu    sync.Mutex
+	lists map[string]repoListing
+}
+
+type repoListing struct {
+	at   time.Time
+	runs map[int64]runstatus.Run
+}
+
+// maxListings bounds the remembered listings (one per repository and
+// credential); past it they are all dropped and listed again.
+const maxListings = 4096
+
+func newActiveRuns() *activeRuns {
+	return &activeRuns{lists: map[string]repoListing{}}
+}
+
+// lookup returns the run as a listing no older than maxAge shows it;
+// found is false when the run is not among the repository's active runs
+// (it finished, or waits for approval), so the caller reads it alone.
+func (a *activeRuns) lookup(ctx context.Context, gh *ghapi.Client, repository string, runID int64, maxAge time.Duration, now time.Time) (runstatus.Run, bool, error) {
+	key := gh.Budget().Name + " " + strings.ToLower(repository)
+	a.mu.Lock()
+	l, ok := a.lists[key]
+	a.mu.Unlock()
+	if !ok || now.Sub(l.at) > maxAge {
+		v, err, _ := a.group.Do(key, func() (any, error) {
+			// Another Cast may have listed while this one waited its turn.
+			a.mu.Lock()
+			l, ok := a.lists[key]
+			a.mu.Unlock()
+			if ok && now.Sub(l.at) <= maxAge {
+				return l, nil
+			}
+			runs, err := gh.ListActiveRuns(ctx, repository)
+			if err != nil {
+				return repoListing{}, err
+			}
+			l = repoListing{at: now, runs: make(map[int64]runstatus.Run, len(runs))}
+			for _, r := range runs {
+				l.runs[r.ID] = r
+			}
+			a.mu.Lock()
+			if len(a.lists) >= maxListings {
+				clear(a.lists)
+			}
+			a.lists[key] = l
+			a.mu.Unlock()
+			return l, nil
+		})
+		if err != nil {
+			return runstatus.Run{}, false, err
+		}
+		l = v.(repoListing)
+	}
+	run, found := l.runs[runID]
+	return run, found, nil
+}

@@ -1,0 +1,82 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
+)
+
+// touch notes that the Cast just had news, postponing its next resync.
+func (r *CastReconciler) touch(cast *castv1alpha1.Cast, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastNews[cast.UID] = now
+}
+
+// resyncInterval is how long a running Cast may go without news: long
+// while its repository's webhook delivers, short when it does not (never
+// configured, broken, or lost deliveries).
+func (r *CastReconciler) resyncInterval(cast *castv1alpha1.Cast) time.Duration {
+	if r.Activity.Flowing(cast.Spec.Repository) {
+		return r.WebhookResyncInterval
+	}
+	return r.ResyncInterval
+}
+
+// resyncDue: no news for the resync interval, or none since this process
+// started, which is how a restarted operator converges.
+func (r *CastReconciler) resyncDue(cast *castv1alpha1.Cast, now time.Time) bool {
+	interval := r.resyncInterval(cast)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.lastNews[cast.UID]
+	return !ok || now.Sub(last) >= interval
+}
+
+// nextWake is when a running Cast needs another look without any event:
+// its next resync or its timeout, whichever comes first.
+func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.Duration {
+	interval := r.resyncInterval(cast)
+	r.mu.Lock()
+	last := r.lastNews[cast.UID]
+	r.mu.Unlock()
+	next := wait.Jitter(interval, 0.1) - now.Sub(last)
+	if deadline, ok := timeoutDeadline(cast); ok {
+		next = min(next, deadline.Sub(now))
+	}
+	return max(next, time.Second)
+}
+
+// resync re-reads the run, the safety net for webhooks GitHub never
+// retries. The run comes from a listing of its repository's active runs
+// shared with the repository's other Casts (or, when it is not among them,
+// from a GET of its own); its jobs are read only when the run changed.
+// Every read is conditional, so an unchanged run costs no primary budget.
+func (r *CastReconciler) resync(ctx context.Context, cast *castv1alpha1.Cast, gh *ghapi.Client, now time.Time) ([]runstatus.Job, error) {
+	repo, id := cast.Spec.Repository, cast.Status.RunID
+	run, found, err := r.active.lookup(ctx, gh, repo, id, r.resyncInterval(cast)/2, now)
+	if err != nil {
+		return nil, fmt.Errorf("resyncing run %d: %w", id, err)
+	}
+	if !found {
+		if run, err = gh.GetRun(ctx, repo, id); err != nil {
+			return nil, fmt.Errorf("resyncing run %d: %w", id, err)
+		}
+	}
+	changed := r.applyRun(ctx, cast, run, now)
+	r.touch(cast, now)
+	if cast.Status.Phase.IsTerminal() || !changed {
+		return nil, nil
+	}
+	jobs, err := gh.ListJobs(ctx, repo, id, max(cast.Status.RunAttempt, 1))
+	if err != nil {
+		return nil, fmt.Errorf("resyncing jobs of run %d: %w", id, err)
+	}
+	return jobs, nil
+}

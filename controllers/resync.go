@@ -61,9 +61,11 @@ func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.D
 func (r *CastReconciler) resync(ctx context.Context, cast *castv1alpha1.Cast, gh *ghapi.Client, now time.Time) ([]runstatus.Job, error) {
 	repo, id := cast.Spec.Repository, cast.Status.RunID
 	run, found, err := r.active.lookup(ctx, gh, repo, id, r.resyncInterval(cast)/2, now)
-	if err != nil {
+	if err != nil && !ghapi.IsPermanent(err) {
 		return nil, fmt.Errorf("resyncing run %d: %w", id, err)
 	}
+	// A listing GitHub refuses (an Enterprise without it, a narrow token)
+	// leaves the run's own GET, which says what is wrong if anything is.
 	if !found {
 		if run, err = gh.GetRun(ctx, repo, id); err != nil {
 			return nil, fmt.Errorf("resyncing run %d: %w", id, err)

@@ -2,7 +2,10 @@ package ghapitest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"strings"
 )
 
 // recorder buffers an endpoint's answer so the middleware can decide, after
@@ -42,4 +45,38 @@ func (r *recorder) flush(w http.ResponseWriter) int {
 	w.WriteHeader(status)
 	_, _ = w.Write(r.body.Bytes())
 	return status
+}
+
+// etagOf is GitHub's style of entity tag: weak, quoted, a digest of the
+// body, so any change to the resource's JSON gives a new tag.
+func etagOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `W/"` + hex.EncodeToString(sum[:]) + `"`
+}
+
+// matchesIfNoneMatch applies If-None-Match's weak comparison: any of the
+// comma-separated tags (in any of the header's lines), or "*", matches.
+func matchesIfNoneMatch(values []string, etag string) bool {
+	opaque := strings.TrimPrefix(etag, "W/")
+	for _, v := range values {
+		for tag := range strings.SplitSeq(v, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == opaque {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// flushNotModified sends a 304 carrying the validators and rate headers but
+// no body or entity headers, as GitHub does.
+func (r *recorder) flushNotModified(w http.ResponseWriter) int {
+	for k, v := range r.h {
+		if k != "Content-Type" && k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(http.StatusNotModified)
+	return http.StatusNotModified
 }

@@ -69,16 +69,36 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential,
 		writeError(w, http.StatusForbidden, primaryLimitMessage(cred.book, reqID), docsPrimaryLimit)
 		return http.StatusForbidden
 	}
-	b.remaining--
-	s.countLocked(b, func(st *Stats) { st.Counted++ })
+	b.remaining-- // reserved now so concurrent requests cannot overdraw
+	gen := b.gen
 	s.mu.Unlock()
 
 	rec := newRecorder()
 	s.route(rec, r)
+	notModified := false
+	if r.Method == http.MethodGet && (rec.status == 0 || rec.status == http.StatusOK) {
+		tag := etagOf(rec.body.Bytes())
+		rec.h.Set("ETag", tag)
+		notModified = matchesIfNoneMatch(r.Header.Values("If-None-Match"), tag)
+	}
 
 	s.mu.Lock()
-	setRateHeaders(w.Header(), b.limit, b.remaining, b.reset)
+	b = s.bookLocked(cred.book)
+	if notModified {
+		// A 304 is free on GitHub: give the reservation back, unless the
+		// window it came from is gone.
+		if b.gen == gen {
+			b.remaining = min(b.remaining+1, b.limit)
+		}
+		s.countLocked(b, func(st *Stats) { st.NotModified++ })
+	} else {
+		s.countLocked(b, func(st *Stats) { st.Counted++ })
+	}
+	setRateHeaders(rec.h, b.limit, b.remaining, b.reset)
 	s.mu.Unlock()
+	if notModified {
+		return rec.flushNotModified(w)
+	}
 	return rec.flush(w)
 }
 

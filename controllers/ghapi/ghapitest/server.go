@@ -180,7 +180,10 @@ func (s *Server) SetRun(r Run) {
 }
 
 // UpdateRun mutates a stored run in place; it reports false if there is no
-// such run.
+// such run. It does not touch UpdatedAt: GitHub bumps updated_at on every
+// change, so a test that wants its change to look real to a client (one
+// comparing updated_at, or holding an ETag) sets UpdatedAt itself. Any
+// change to the run's JSON gives it a new ETag.
 func (s *Server) UpdateRun(id int64, f func(*Run)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

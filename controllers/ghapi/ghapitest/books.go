@@ -18,6 +18,11 @@ type book struct {
 	// call), so a refund for a 304 never lands in a different window.
 	gen   int
 	stats Stats
+	// writes are the admitted content-creating requests of the trailing
+	// hour, and inFlight the requests being answered, for the secondary
+	// limits.
+	writes   []time.Time
+	inFlight int
 }
 
 // rateWindow is how long a primary rate-limit window lasts on GitHub.

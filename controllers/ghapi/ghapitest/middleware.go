@@ -69,10 +69,33 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential,
 		writeError(w, http.StatusForbidden, primaryLimitMessage(cred.book, reqID), docsPrimaryLimit)
 		return http.StatusForbidden
 	}
+	_, pattern := s.mux.Handler(r)
+	write := isContentCreating(r, pattern)
+	if s.secondaryLimitedLocked(b, write) {
+		// Not charged, and not remembered as a write: the request never
+		// reached the endpoint.
+		s.countLocked(b, func(st *Stats) { st.SecondaryLimited++ })
+		setRateHeaders(w.Header(), b.limit, b.remaining, b.reset)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusForbidden, secondaryLimitMessage(reqID), docsSecondaryLimit)
+		return http.StatusForbidden
+	}
+	if write {
+		b.writes = append(b.writes, s.nowLocked())
+		if pattern != "" {
+			s.countLocked(b, func(st *Stats) { st.Writes++ })
+		}
+	}
+	b.inFlight++
 	b.remaining-- // reserved now so concurrent requests cannot overdraw
 	gen := b.gen
+	gate := s.gate
 	s.mu.Unlock()
 
+	if gate != nil {
+		gate(r)
+	}
 	rec := newRecorder()
 	s.route(rec, r)
 	notModified := false
@@ -84,6 +107,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential,
 
 	s.mu.Lock()
 	b = s.bookLocked(cred.book)
+	b.inFlight--
 	if notModified {
 		// A 304 is free on GitHub: give the reservation back, unless the
 		// window it came from is gone.

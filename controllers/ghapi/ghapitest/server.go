@@ -41,6 +41,12 @@ type Server struct {
 	defLimit     int
 	defRemaining int
 	defReset     time.Time // zero: an hour after a book's first request
+	perMinute    int
+	perHour      int
+	maxInFlight  int
+	// gate, when set, runs after a request is admitted and before its
+	// endpoint: tests block in it to hold requests in flight.
+	gate func(*http.Request)
 }
 
 // NewServer starts a fake on a loopback port. Close it when done.
@@ -56,6 +62,9 @@ func NewServer() *Server {
 		books:        map[string]*book{},
 		defLimit:     5000,
 		defRemaining: 5000,
+		perMinute:    defaultPerMinute,
+		perHour:      defaultPerHour,
+		maxInFlight:  defaultMaxInFlight,
 	}
 	s.mux = s.newMux()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))

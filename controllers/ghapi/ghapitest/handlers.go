@@ -24,6 +24,7 @@ func (s *Server) newMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", s.handleDispatch)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs", s.handleListRuns)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs", s.handleListRuns)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{run}", s.handleGetRun)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{run}/jobs", s.handleJobs)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}/jobs", s.handleJobs)
@@ -117,6 +118,9 @@ func (s *Server) acceptDispatchLocked(d *Dispatch, body dispatchBody) (int, stri
 	return http.StatusNoContent, ""
 }
 
+// handleListRuns serves both "List workflow runs for a workflow" and, when
+// the URL names no workflow, "List workflow runs for a repository", with
+// the same filters, newest first.
 func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request) {
 	repo, q := repoOf(r), r.URL.Query()
 	match, err := createdFilter(q.Get("created"))
@@ -126,10 +130,13 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	file, ok := s.resolveWorkflowLocked(repo, r.PathValue("workflow"), false)
-	if !ok {
-		writeError(w, http.StatusNotFound, "Not Found", docsREST)
-		return
+	file := ""
+	if seg := r.PathValue("workflow"); seg != "" {
+		var ok bool
+		if file, ok = s.resolveWorkflowLocked(repo, seg, false); !ok {
+			writeError(w, http.StatusNotFound, "Not Found", docsREST)
+			return
+		}
 	}
 	var runs []*Run
 	for _, run := range s.runs {
@@ -137,7 +144,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request) {
 			s.hidden[run.ID] = n - 1
 			continue
 		}
-		if run.Repository != repo || run.Workflow != file || !match(run.CreatedAt) {
+		if run.Repository != repo || (file != "" && run.Workflow != file) || !match(run.CreatedAt) {
 			continue
 		}
 		if ev := q.Get("event"); ev != "" && run.Event != ev {

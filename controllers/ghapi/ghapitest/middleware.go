@@ -3,6 +3,7 @@ package ghapitest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,53 +11,119 @@ import (
 	"time"
 )
 
-// serve records the request, then applies rate-limit headers, faults and
-// authentication in that order before routing.
+// serve records the request, then applies faults, authentication and the
+// identity's rate-limit book in that order before routing.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	authz := r.Header.Get("Authorization")
+	cred := s.authenticate(authz)
 
 	s.mu.Lock()
+	idx := len(s.requests)
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path,
 		Query: r.URL.RawQuery, Body: body, HasAuth: authz != "", Authorization: authz,
-		UserAgent: r.UserAgent()})
+		UserAgent: r.UserAgent(), Identity: cred.identity, IfNoneMatch: r.Header.Get("If-None-Match"),
+		At: s.nowLocked()})
+	var b *book
+	if cred.book != "" {
+		b = s.bookLocked(cred.book)
+	}
+	s.countLocked(b, func(st *Stats) { st.Requests++ })
 	fault := s.takeFaultLocked(r)
-	remaining, reset := s.rateRemaining, s.rateReset
+	s.seq++
+	reqID := fmt.Sprintf("C0DE:%04X:%06X:%06X:%08X", s.seq&0xffff, s.seq, s.seq*7919&0xffffff, uint32(s.seq*2654435761))
 	s.mu.Unlock()
 
-	h := w.Header()
-	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.rateLimit))
-	h.Set("X-RateLimit-Resource", "core")
-	setRemaining := func(rem int, at time.Time) {
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(rem))
-		h.Set("X-RateLimit-Used", strconv.Itoa(s.rateLimit-rem))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(at.Unix(), 10))
-	}
-	setRemaining(remaining, reset)
+	w.Header().Set("X-GitHub-Api-Version-Selected", "2022-11-28")
+	w.Header().Set("X-GitHub-Request-Id", reqID)
+	status := s.answer(w, r, cred, fault, reqID)
 
-	if fault != nil {
-		s.applyFault(w, r, fault, setRemaining)
-		return
-	}
-	if !s.authorize(w, authz) {
-		return
-	}
 	s.mu.Lock()
-	if now := time.Now(); !now.Before(s.rateReset) {
-		// A new rate-limit window starts, as GitHub's does hourly.
-		s.rateRemaining, s.rateReset = s.rateLimit, now.Add(time.Hour).Truncate(time.Second)
-	}
-	if s.rateRemaining <= 0 {
-		s.mu.Unlock()
-		writeError(w, http.StatusForbidden, "API rate limit exceeded for user.", docsRateLimit)
-		return
-	}
-	s.rateRemaining--
-	setRemaining(s.rateRemaining, s.rateReset)
+	s.requests[idx].Status = status
 	s.mu.Unlock()
-	s.route(w, r)
+}
+
+// answer writes the response and returns its status (0 if the request
+// hung until the client or the server gave up).
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential, fault *Fault, reqID string) int {
+	if fault != nil {
+		s.mu.Lock()
+		limit, remaining, reset := s.viewLocked(cred.book)
+		s.mu.Unlock()
+		setRateHeaders(w.Header(), limit, remaining, reset)
+		return s.applyFault(w, r, fault)
+	}
+	if cred.fail != "" {
+		// Unauthenticated requests are not charged to anyone's book.
+		writeError(w, http.StatusUnauthorized, cred.fail, docsREST)
+		return http.StatusUnauthorized
+	}
+
+	s.mu.Lock()
+	b := s.bookLocked(cred.book)
+	if b.remaining <= 0 {
+		s.countLocked(b, func(st *Stats) { st.PrimaryLimited++ })
+		setRateHeaders(w.Header(), b.limit, 0, b.reset)
+		s.mu.Unlock()
+		writeError(w, http.StatusForbidden, primaryLimitMessage(cred.book, reqID), docsPrimaryLimit)
+		return http.StatusForbidden
+	}
+	_, pattern := s.mux.Handler(r)
+	write := isContentCreating(r, pattern)
+	if s.secondaryLimitedLocked(b, write) {
+		// Not charged, and not remembered as a write: the request never
+		// reached the endpoint.
+		s.countLocked(b, func(st *Stats) { st.SecondaryLimited++ })
+		setRateHeaders(w.Header(), b.limit, b.remaining, b.reset)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusForbidden, secondaryLimitMessage(reqID), docsSecondaryLimit)
+		return http.StatusForbidden
+	}
+	if write {
+		b.writes = append(b.writes, s.nowLocked())
+		if pattern != "" {
+			s.countLocked(b, func(st *Stats) { st.Writes++ })
+		}
+	}
+	b.inFlight++
+	b.remaining-- // reserved now so concurrent requests cannot overdraw
+	gen := b.gen
+	gate := s.gate
+	s.mu.Unlock()
+
+	if gate != nil {
+		gate(r)
+	}
+	rec := newRecorder()
+	s.route(rec, r)
+	notModified := false
+	if r.Method == http.MethodGet && (rec.status == 0 || rec.status == http.StatusOK) {
+		tag := etagOf(rec.body.Bytes())
+		rec.h.Set("ETag", tag)
+		notModified = matchesIfNoneMatch(r.Header.Values("If-None-Match"), tag)
+	}
+
+	s.mu.Lock()
+	b = s.bookLocked(cred.book)
+	b.inFlight--
+	if notModified {
+		// A 304 is free on GitHub: give the reservation back, unless the
+		// window it came from is gone.
+		if b.gen == gen {
+			b.remaining = min(b.remaining+1, b.limit)
+		}
+		s.countLocked(b, func(st *Stats) { st.NotModified++ })
+	} else {
+		s.countLocked(b, func(st *Stats) { st.Counted++ })
+	}
+	setRateHeaders(rec.h, b.limit, b.remaining, b.reset)
+	s.mu.Unlock()
+	if notModified {
+		return rec.flushNotModified(w)
+	}
+	return rec.flush(w)
 }
 
 func (s *Server) takeFaultLocked(r *http.Request) *Fault {
@@ -79,13 +146,13 @@ func (s *Server) takeFaultLocked(r *http.Request) *Fault {
 	return nil
 }
 
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, setRemaining func(int, time.Time)) {
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) int {
 	if f.Hang {
 		select {
 		case <-r.Context().Done():
 		case <-s.closing:
 		}
-		return
+		return 0
 	}
 	status, msg, doc := f.Status, f.Message, f.DocumentationURL
 	if status == 0 {
@@ -102,7 +169,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, se
 		if reset.IsZero() {
 			reset = time.Now().Add(time.Minute)
 		}
-		setRemaining(0, reset)
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Used", w.Header().Get("X-RateLimit-Limit"))
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 		if doc == docsREST {
 			doc = docsRateLimit
 		}
@@ -111,34 +180,17 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, se
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	writeError(w, status, msg, doc)
-}
-
-// authorize accepts "Bearer <token>" and the legacy "token <token>" forms,
-// answering 401 the way GitHub does otherwise.
-func (s *Server) authorize(w http.ResponseWriter, authz string) bool {
-	var tok string
-	for _, prefix := range []string{"Bearer ", "bearer ", "token "} {
-		if t, ok := strings.CutPrefix(authz, prefix); ok {
-			tok = strings.TrimSpace(t)
-			break
-		}
-	}
-	if authz == "" {
-		writeError(w, http.StatusUnauthorized, "Requires authentication", docsREST)
-		return false
-	}
-	s.mu.Lock()
-	ok := tok != "" && (len(s.tokens) == 0 || s.tokens[tok])
-	s.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "Bad credentials", docsREST)
-	}
-	return ok
+	return status
 }
 
 const (
 	docsREST      = "https://docs.github.com/rest"
 	docsRateLimit = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
+	// docsPrimaryLimit and docsSecondaryLimit are what GitHub sends with its
+	// own rate-limit answers; go-github tells a secondary limit by the
+	// "secondary-rate-limits" suffix.
+	docsPrimaryLimit   = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+	docsSecondaryLimit = docsPrimaryLimit + "#about-secondary-rate-limits"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -19,38 +19,52 @@ type Server struct {
 	closing chan struct{}
 	once    sync.Once
 
-	mu            sync.Mutex
-	mode          DispatchMode
-	tokens        map[string]bool
-	runName       func(workflow string, inputs map[string]string) string
-	runs          map[int64]*Run
-	workflows     map[workflowKey]int64
-	workflowByID  map[int64]workflowKey
-	hidden        map[int64]int // run ID -> list calls it stays invisible for
-	listLag       int
-	faults        []*Fault
-	requests      []Request
-	dispatches    []Dispatch
-	cancels       []Cancel
-	nextID        int64
-	rateLimit     int
-	rateRemaining int
-	rateReset     time.Time
+	mu           sync.Mutex
+	mode         DispatchMode
+	tokens       map[string]bool
+	runName      func(workflow string, inputs map[string]string) string
+	runs         map[int64]*Run
+	workflows    map[workflowKey]int64
+	workflowByID map[int64]workflowKey
+	hidden       map[int64]int // run ID -> list calls it stays invisible for
+	listLag      int
+	faults       []*Fault
+	requests     []Request
+	dispatches   []Dispatch
+	cancels      []Cancel
+	nextID       int64
+	seq          uint64 // requests received, for X-GitHub-Request-Id
+
+	clock        func() time.Time // nil: time.Now
+	books        map[string]*book
+	stats        Stats
+	defLimit     int
+	defRemaining int
+	defReset     time.Time // zero: an hour after a book's first request
+	perMinute    int
+	perHour      int
+	maxInFlight  int
+	// gate, when set, runs after a request is admitted and before its
+	// endpoint: tests block in it to hold requests in flight.
+	gate func(*http.Request)
 }
 
 // NewServer starts a fake on a loopback port. Close it when done.
 func NewServer() *Server {
 	s := &Server{
-		closing:       make(chan struct{}),
-		tokens:        map[string]bool{},
-		runs:          map[int64]*Run{},
-		workflows:     map[workflowKey]int64{},
-		workflowByID:  map[int64]workflowKey{},
-		hidden:        map[int64]int{},
-		nextID:        30_000_000_000, // beyond int32, to catch truncation
-		rateLimit:     5000,
-		rateRemaining: 5000,
-		rateReset:     time.Now().Add(time.Hour).Truncate(time.Second),
+		closing:      make(chan struct{}),
+		tokens:       map[string]bool{},
+		runs:         map[int64]*Run{},
+		workflows:    map[workflowKey]int64{},
+		workflowByID: map[int64]workflowKey{},
+		hidden:       map[int64]int{},
+		nextID:       30_000_000_000, // beyond int32, to catch truncation
+		books:        map[string]*book{},
+		defLimit:     5000,
+		defRemaining: 5000,
+		perMinute:    defaultPerMinute,
+		perHour:      defaultPerHour,
+		maxInFlight:  defaultMaxInFlight,
 	}
 	s.mux = s.newMux()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -98,15 +112,6 @@ func (s *Server) SetListLag(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.listLag = n
-}
-
-// SetRateLimit sets the primary rate-limit budget reported on every
-// response; each authenticated request spends one.
-func (s *Server) SetRateLimit(remaining int, reset time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rateRemaining = remaining
-	s.rateReset = reset
 }
 
 // WorkflowID returns the numeric ID of a workflow file, registering it if
@@ -184,7 +189,10 @@ func (s *Server) SetRun(r Run) {
 }
 
 // UpdateRun mutates a stored run in place; it reports false if there is no
-// such run.
+// such run. It does not touch UpdatedAt: GitHub bumps updated_at on every
+// change, so a test that wants its change to look real to a client (one
+// comparing updated_at, or holding an ETag) sets UpdatedAt itself. Any
+// change to the run's JSON gives it a new ETag.
 func (s *Server) UpdateRun(id int64, f func(*Run)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,13 +1,17 @@
 package ghapitest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-github/v89/github"
 )
 
 func get(t *testing.T, s *Server, path, auth string) (*http.Response, map[string]any) {
@@ -137,4 +141,61 @@ func TestCloseReleasesHangingRequests(t *testing.T) {
 func jsonNumber(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+func TestListRepositoryRuns(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	base := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	add := func(hour int, workflow, status, conclusion, event string) int64 {
+		return s.AddRun(Run{Repository: "o/r", Workflow: workflow, Status: status, Conclusion: conclusion, Event: event,
+			CreatedAt: base.Add(time.Duration(hour) * time.Hour)}).ID
+	}
+	q1 := add(0, "cast.yml", "queued", "", "")
+	p1 := add(1, "other.yml", "in_progress", "", "")
+	c1 := add(2, "cast.yml", "completed", "success", "push")
+	q2 := add(3, "other.yml", "queued", "", "")
+	s.AddRun(Run{Repository: "o/elsewhere", Status: "queued"})
+
+	ids := func(body map[string]any) []int64 {
+		var out []int64
+		for _, r := range body["workflow_runs"].([]any) {
+			out = append(out, int64(r.(map[string]any)["id"].(float64)))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query string
+		want  []int64
+	}{
+		{"", []int64{q2, c1, p1, q1}},
+		{"status=queued", []int64{q2, q1}},
+		{"status=in_progress", []int64{p1}},
+		{"status=success", []int64{c1}}, // a conclusion matches too, as on GitHub
+		{"event=push", []int64{c1}},
+		{"created=>=2026-01-02T16:00:00Z&status=queued", []int64{q2}},
+		{"per_page=2&page=2", []int64{p1, q1}},
+	} {
+		resp, body := get(t, s, "/repos/o/r/actions/runs?"+tc.query, "Bearer x")
+		if got := ids(body); resp.StatusCode != 200 || !slices.Equal(got, tc.want) {
+			t.Errorf("?%s: %d %v, want %v", tc.query, resp.StatusCode, got, tc.want)
+		}
+	}
+	resp, body := get(t, s, "/repos/o/r/actions/runs?per_page=2", "Bearer x")
+	if body["total_count"] != 4.0 || !strings.Contains(resp.Header.Get("Link"), `rel="next"`) {
+		t.Errorf("page 1: total %v, Link %q", body["total_count"], resp.Header.Get("Link"))
+	}
+	if _, body := get(t, s, "/repos/o/none/actions/runs", "Bearer x"); body["total_count"] != 0.0 || len(body["workflow_runs"].([]any)) != 0 {
+		t.Errorf("repository without runs: %v", body)
+	}
+
+	base2 := s.URL
+	gh, err := github.NewClient(github.WithAuthToken("x"), github.WithURLs(&base2, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _, err := gh.Actions.ListRepositoryWorkflowRuns(context.Background(), "o", "r", &github.ListWorkflowRunsOptions{Status: "in_progress"})
+	if err != nil || runs.GetTotalCount() != 1 || runs.WorkflowRuns[0].GetID() != p1 || runs.WorkflowRuns[0].GetName() != "other.yml" {
+		t.Errorf("go-github ListRepositoryWorkflowRuns: %v %+v", err, runs)
+	}
 }

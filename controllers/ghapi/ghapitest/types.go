@@ -84,6 +84,34 @@ type Request struct {
 	HasAuth       bool
 	Authorization string
 	UserAgent     string
+	// Identity is whose rate-limit book the request was charged to: the
+	// token for a personal access token, "installation:<id>" for an
+	// installation token; "" when unauthenticated, rejected or App (JWT)
+	// authenticated.
+	Identity    string
+	IfNoneMatch string
+	// Status is the status answered, 0 while in flight or if the request
+	// hung until the client gave up.
+	Status int
+	At     time.Time // when the fake received it
+	// ExpiredToken is set when an installation token was presented after it
+	// expired, so tests can assert the client refreshed in time.
+	ExpiredToken bool
+}
+
+// Stats counts how the fake answered, overall or for one identity, so tests
+// and the benchmark can assert on API budget rather than on request counts.
+type Stats struct {
+	Requests int // every request received
+	// Counted requests cost primary rate-limit budget.
+	Counted int
+	// NotModified requests were conditional GETs answered 304, for free.
+	NotModified      int
+	PrimaryLimited   int // answered 403 with X-RateLimit-Remaining: 0
+	SecondaryLimited int // answered 403 with Retry-After
+	// Writes are content-creating requests (POST, PATCH, PUT, DELETE other
+	// than minting installation tokens) that reached an endpoint.
+	Writes int
 }
 
 // Dispatch is one parsed dispatch request body. RunID is 0 when the fake

@@ -116,7 +116,7 @@ var _ = Describe("Dispatch", func() {
 		cast := createCast("no-credentials", nil)
 		Eventually(func(g Gomega) metav1.Condition { return dispatchedCondition(fetch(cast)(g)) }).Should(And(
 			HaveField("Reason", castv1alpha1.ReasonCredentialsMissing),
-			HaveField("Message", ContainSubstring("no GitHub token")),
+			HaveField("Message", ContainSubstring("no GitHub credentials")),
 		))
 		Expect(fetch(cast)(Default).Status.Phase).To(Equal(castv1alpha1.PhasePending))
 

@@ -86,7 +86,8 @@ type Budget struct {
 	// background spreads resyncs over what is left until the reset.
 	background *rate.Limiter
 	writes     writeQueue
-	writeMu    sync.Mutex
+	// writing holds the credential's one content-creating request.
+	writing chan struct{}
 }
 
 func newBudget(name string, writeInterval time.Duration) *Budget {
@@ -98,6 +99,7 @@ func newBudget(name string, writeInterval time.Duration) *Budget {
 		slots:      make(chan struct{}, MaxInFlight),
 		background: rate.NewLimiter(rate.Inf, 1),
 		writes:     newWriteQueue(writeInterval, WritesPerMinute, WritesPerHour),
+		writing:    make(chan struct{}, 1),
 	}
 }
 
@@ -286,11 +288,32 @@ func (b *Budget) writeWithin(ctx context.Context, key string, maxSleep time.Dura
 		budgetDelays.WithLabelValues(b.Name, "paced").Inc()
 		return &LimitError{Credential: b.Name, Reason: "paced", Wait: wait}
 	}
-	b.writeMu.Lock()
-	defer b.writeMu.Unlock()
 	if wait > 0 {
 		select {
 		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// One at a time, as GitHub asks; but a request hanging past
+	// maxWriteHold is most likely lost and no longer holds the next.
+	hold := time.NewTimer(maxWriteHold)
+	defer hold.Stop()
+	select {
+	case b.writing <- struct{}{}:
+		defer func() { <-b.writing }()
+	case <-hold.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// A slow predecessor delays its followers; keep them spaced anyway,
+	// so no minute ever holds more than GitHub allows.
+	b.mu.Lock()
+	gap := b.writes.lastSend.Add(b.writes.interval).Sub(time.Now())
+	b.mu.Unlock()
+	if gap > 0 {
+		select {
+		case <-time.After(gap):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -303,3 +326,7 @@ func (b *Budget) writeWithin(ctx context.Context, key string, maxSleep time.Dura
 
 // maxWriteSleep is how long a worker may wait in place for its slot.
 const maxWriteSleep = 100 * time.Millisecond
+
+// maxWriteHold is how long a content-creating request may keep the next
+// one waiting.
+const maxWriteHold = 5 * time.Second

@@ -18,6 +18,8 @@ type writeQueue struct {
 	slots []writeSlot
 	// notBefore is set by a rate-limit hold.
 	notBefore time.Time
+	// lastSend is when the latest request actually left.
+	lastSend time.Time
 }
 
 type writeSlot struct {
@@ -49,6 +51,7 @@ func (q *writeQueue) reserve(key string, now time.Time) time.Duration {
 // sending records that key's request leaves now, which may be later than
 // planned; the windows count actual times.
 func (q *writeQueue) sending(key string, now time.Time) {
+	q.lastSend = now
 	if i := q.find(key); i >= 0 {
 		q.slots[i].at, q.slots[i].sent = now, true
 		q.slots[i].key = ""

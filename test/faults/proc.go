@@ -207,7 +207,7 @@ func StartController(c ControllerConfig) (*Proc, error) {
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
 		"--webhook-bind-address", c.WebhookAddr,
 		"--github-api-url", c.GitHubURL, "--github-token-file", c.TokenFile,
-		"--resync-interval", c.Resync.String()}, c.Args...)
+		"--resync-interval", c.Resync.String(), "--webhook-resync-interval", c.Resync.String()}, c.Args...)
 	p, err := Start("controller", c.Binary, args, []string{"GITHUB_WEBHOOK_SECRET=" + c.WebhookSecret}, c.LogPath)
 	if err != nil {
 		return nil, err

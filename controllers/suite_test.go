@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -80,9 +81,24 @@ var _ = AfterSuite(func() {
 	Expect(cluster.Stop()).To(Succeed()) // nil-safe if BeforeSuite failed early
 })
 
+// managerOptions vary what a spec's controller process is configured
+// with; the zero value is the suite's default: the operator token file,
+// and the same fast resync whether or not webhooks deliver.
+type managerOptions struct {
+	github        ghapi.Options
+	webhookResync time.Duration
+}
+
 // startManager runs a fresh controller process: new manager, new reconciler
 // with empty memory, new webhook receiver on a new loopback port.
-func startManager() {
+func startManager() { startManagerWith(managerOptions{}) }
+
+func startManagerWith(o managerOptions) {
+	if o.github.BaseURL == "" && o.github.App.ID == 0 {
+		o.github = ghapi.Options{BaseURL: fakeGitHub.URL, TokenFile: tokenFile}
+	}
+	o.github.WriteInterval = cmp.Or(o.github.WriteInterval, 50*time.Millisecond)
+	activity := NewWebhookActivity(cmp.Or(o.webhookResync, testResync))
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:  localcluster.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -92,17 +108,19 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	inbox := NewInbox()
 	r := &CastReconciler{
-		Client:          mgr.GetClient(),
-		GitHub:          ghapi.NewClients(ghapi.Options{BaseURL: fakeGitHub.URL, TokenFile: tokenFile}, mgr.GetAPIReader()),
-		Inbox:           inbox,
-		Recorder:        mgr.GetEventRecorder("cast-controller"),
-		ResyncInterval:  testResync,
-		DispatchGrace:   2 * time.Second,
-		CancelGrace:     3 * time.Second,
-		CompletionGrace: 3 * time.Second,
+		Client:                mgr.GetClient(),
+		GitHub:                ghapi.NewClients(o.github, mgr.GetAPIReader()),
+		Inbox:                 inbox,
+		Activity:              activity,
+		Recorder:              mgr.GetEventRecorder("cast-controller"),
+		ResyncInterval:        testResync,
+		WebhookResyncInterval: cmp.Or(o.webhookResync, testResync),
+		DispatchGrace:         2 * time.Second,
+		CancelGrace:           3 * time.Second,
+		CompletionGrace:       3 * time.Second,
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret)}, RunIndex{Reader: mgr.GetClient()}, inbox)
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Reader: mgr.GetClient()}, inbox)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

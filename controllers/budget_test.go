@@ -1,0 +1,157 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+)
+
+// requestsUnder counts the GitHub requests whose path starts with prefix,
+// and how many of them GitHub answered 304.
+func requestsUnder(prefix string) (all, notModified int) {
+	for _, r := range fakeGitHub.Requests() {
+		if strings.HasPrefix(r.Path, prefix) {
+			all++
+			if r.Status == 304 {
+				notModified++
+			}
+		}
+	}
+	return all, notModified
+}
+
+func accessCondition(c *castv1alpha1.Cast) *metav1.Condition {
+	return meta.FindStatusCondition(c.Status.Conditions, castv1alpha1.ConditionGitHubAccess)
+}
+
+func runningCasts(owner string, n int, firstID int64) []*castv1alpha1.Cast {
+	GinkgoHelper()
+	repository := owner + "/spells"
+	casts := make([]*castv1alpha1.Cast, n)
+	for i := range n {
+		fakeGitHub.AddRun(ghapitest.Run{ID: firstID + int64(i), Repository: repository, Workflow: "cast.yml", Status: "in_progress"})
+	}
+	for i := range n {
+		id := firstID + int64(i)
+		casts[i] = createCast(fmt.Sprintf("%s-%d", owner, i), func(c *castv1alpha1.Cast) {
+			c.Spec.Repository, c.Spec.RunID = repository, &id
+		})
+	}
+	for _, c := range casts {
+		Eventually(fetch(c)).Should(phase(castv1alpha1.PhaseRunning))
+	}
+	return casts
+}
+
+var _ = Describe("GitHub budget", func() {
+	It("resyncs a repository's Casts from one shared listing, free while nothing changes", func() {
+		casts := runningCasts("listing-org", 6, 7100)
+		seen := len(fakeGitHub.Requests())
+		before, freeBefore := requestsUnder("/repos/listing-org/spells/actions/runs")
+		time.Sleep(3 * testResync)
+		all, notModified := requestsUnder("/repos/listing-org/spells/actions/runs")
+		all, notModified = all-before, notModified-freeBefore
+		// Each round is two listings (queued, in progress), at most one
+		// round per half interval, whatever the number of Casts.
+		Expect(all).To(BeNumerically(">=", 2), "listings over three resync intervals")
+		Expect(all).To(BeNumerically("<=", 2*8), "listings over three resync intervals for 6 Casts")
+		for _, r := range fakeGitHub.Requests()[seen:] {
+			Expect(r.Path).NotTo(MatchRegexp(`^/repos/listing-org/spells/actions/runs/\d+$`), "a run read on its own while listed")
+		}
+		Expect(notModified).To(BeNumerically(">=", all/2), "unchanged listings answered 304")
+
+		fakeGitHub.UpdateRun(7100, func(r *ghapitest.Run) {
+			r.Status, r.Conclusion, r.UpdatedAt = "completed", "success", time.Now().Add(time.Second)
+		})
+		Eventually(fetch(casts[0])).Should(And(phase(castv1alpha1.PhaseSucceeded), conditionTrue(castv1alpha1.ConditionComplete)))
+		Expect(fetch(casts[1])(Default).Status.Phase).To(Equal(castv1alpha1.PhaseRunning))
+	})
+
+	It("says when a short budget delays a Cast's resync, keeps applying webhooks, and recovers after the reset", func() {
+		// A credential of its own, so its books start here.
+		const token = "ghp_short_budget"
+		Expect(k8s.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "short-budget", Namespace: "default"},
+			StringData: map[string]string{"token": token},
+		})).To(Succeed())
+		withToken := func(c *castv1alpha1.Cast) {
+			c.Spec.CredentialsSecretRef = &castv1alpha1.SecretReference{Name: "short-budget"}
+		}
+		reset := time.Now().Add(8 * time.Second).Truncate(time.Second)
+		fakeGitHub.SetRateLimitFor(token, 5000, 300, reset)
+		// A dispatch, essential, learns the budget: 300 left, under the
+		// reserve of 500.
+		warm := createCast("budget-warm", withToken)
+		Eventually(fetch(warm)).Should(conditionTrue(castv1alpha1.ConditionDispatched))
+
+		fakeGitHub.AddRun(ghapitest.Run{ID: 7200, Repository: "budget-org/spells", Workflow: "cast.yml", Status: "queued"})
+		cast := createCast("budget-low", func(c *castv1alpha1.Cast) {
+			withToken(c)
+			c.Spec.Repository, c.Spec.RunID = "budget-org/spells", ptrInt64(7200)
+		})
+		Eventually(func(g Gomega) *metav1.Condition { return accessCondition(fetch(cast)(g)) }).Should(And(
+			Not(BeNil()),
+			HaveField("Status", metav1.ConditionFalse),
+			HaveField("Reason", castv1alpha1.ReasonBudgetLow),
+			HaveField("Message", ContainSubstring("webhooks still apply")),
+		))
+		Eventually(eventReasons(cast)).Should(ContainElement(castv1alpha1.ReasonBudgetLow))
+		_, listed := requestsUnder("/repos/budget-org/")
+		Expect(listed).To(BeZero(), "no resync sent below the reserve")
+
+		deliver("workflow_run", runPayload(runEvent{Action: "in_progress", ID: 7200, Repo: "budget-org/spells",
+			Status: "in_progress", Updated: time.Now().UTC()}))
+		Eventually(fetch(cast)).Should(phase(castv1alpha1.PhaseRunning))
+
+		Eventually(func(g Gomega) *metav1.Condition { return accessCondition(fetch(cast)(g)) }).
+			WithTimeout(30 * time.Second).Should(HaveField("Reason", castv1alpha1.ReasonAccessRestored))
+		Eventually(eventReasons(cast)).Should(ContainElement(castv1alpha1.ReasonAccessRestored))
+		for _, r := range fakeGitHub.Requests() {
+			Expect(r.Status).NotTo(Equal(403), "%s %s answered 403", r.Method, r.Path)
+		}
+	})
+})
+
+var _ = Describe("Webhooks first", Ordered, func() {
+	BeforeAll(func() {
+		stopTheManager()
+		startManagerWith(managerOptions{webhookResync: 6 * time.Second})
+		DeferCleanup(func() { stopTheManager(); startManager() })
+	})
+
+	It("resyncs a repository whose webhook delivers only as a slow safety net, and falls back when it stops", func() {
+		hooked := runningCasts("hooked-org", 1, 7300)[0]
+		quiet := runningCasts("quiet-org", 1, 7400)[0]
+		deliver("workflow_run", runPayload(runEvent{Action: "in_progress", ID: 7300, Repo: "hooked-org/spells",
+			Status: "in_progress", Updated: time.Now().UTC()}))
+		Eventually(fetch(hooked)).Should(HaveField("Status.LastEventAt", Not(BeNil())))
+		// A resync already under way when the delivery came may still land.
+		time.Sleep(time.Second)
+		quietBefore := testutil.ToFloat64(quietRepos)
+		hookedBefore, _ := requestsUnder("/repos/hooked-org/")
+		quietListings, _ := requestsUnder("/repos/quiet-org/")
+
+		time.Sleep(2*testResync + time.Second)
+		hookedAfter, _ := requestsUnder("/repos/hooked-org/")
+		quietAfter, _ := requestsUnder("/repos/quiet-org/")
+		Expect(hookedAfter-hookedBefore).To(BeZero(), "resyncs of a repository whose webhook delivers")
+		Expect(quietAfter-quietListings).To(BeNumerically(">=", 2), "resyncs of a repository without deliveries")
+		Expect(fetch(hooked)(Default).Status.Phase).To(Equal(castv1alpha1.PhaseRunning))
+		Expect(fetch(quiet)(Default).Status.Phase).To(Equal(castv1alpha1.PhaseRunning))
+
+		By("the webhook going quiet for longer than the safety interval")
+		Eventually(func() int { n, _ := requestsUnder("/repos/hooked-org/"); return n - hookedAfter }).
+			WithTimeout(20 * time.Second).Should(BeNumerically(">=", 2))
+		Expect(testutil.ToFloat64(quietRepos)).To(Equal(quietBefore + 1))
+	})
+})

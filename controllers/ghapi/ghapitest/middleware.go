@@ -2,6 +2,7 @@ package ghapitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +25,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path,
 		Query: r.URL.RawQuery, Body: body, HasAuth: authz != "", Authorization: authz,
 		UserAgent: r.UserAgent(), Identity: cred.identity, IfNoneMatch: r.Header.Get("If-None-Match"),
-		At: s.nowLocked()})
+		At: s.nowLocked(), ExpiredToken: cred.expired})
 	var b *book
 	if cred.book != "" {
 		b = s.bookLocked(cred.book)
@@ -60,44 +61,29 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential,
 		return http.StatusUnauthorized
 	}
 
+	_, pattern := s.mux.Handler(r)
+	if (cred.kind == credApp) != appOnly[pattern] {
+		// GitHub serves its App endpoints only to a JWT and refuses a JWT
+		// everywhere else, before metering.
+		writeError(w, http.StatusUnauthorized, msgJWTUndecodable, docsREST)
+		return http.StatusUnauthorized
+	}
+	write := isContentCreating(r, pattern)
 	s.mu.Lock()
 	b := s.bookLocked(cred.book)
-	if b.remaining <= 0 {
-		s.countLocked(b, func(st *Stats) { st.PrimaryLimited++ })
-		setRateHeaders(w.Header(), b.limit, 0, b.reset)
+	if status, msg, doc := s.admitLocked(w.Header(), r, b, cred, pattern, write, reqID); status != 0 {
 		s.mu.Unlock()
-		writeError(w, http.StatusForbidden, primaryLimitMessage(cred.book, reqID), docsPrimaryLimit)
-		return http.StatusForbidden
+		writeError(w, status, msg, doc)
+		return status
 	}
-	_, pattern := s.mux.Handler(r)
-	write := isContentCreating(r, pattern)
-	if s.secondaryLimitedLocked(b, write) {
-		// Not charged, and not remembered as a write: the request never
-		// reached the endpoint.
-		s.countLocked(b, func(st *Stats) { st.SecondaryLimited++ })
-		setRateHeaders(w.Header(), b.limit, b.remaining, b.reset)
-		s.mu.Unlock()
-		w.Header().Set("Retry-After", "60")
-		writeError(w, http.StatusForbidden, secondaryLimitMessage(reqID), docsSecondaryLimit)
-		return http.StatusForbidden
-	}
-	if write {
-		b.writes = append(b.writes, s.nowLocked())
-		if pattern != "" {
-			s.countLocked(b, func(st *Stats) { st.Writes++ })
-		}
-	}
-	b.inFlight++
-	b.remaining-- // reserved now so concurrent requests cannot overdraw
-	gen := b.gen
-	gate := s.gate
+	gen, gate := b.gen, s.gate
 	s.mu.Unlock()
 
 	if gate != nil {
 		gate(r)
 	}
 	rec := newRecorder()
-	s.route(rec, r)
+	s.route(rec, r.WithContext(context.WithValue(r.Context(), credKey{}, cred)))
 	notModified := false
 	if r.Method == http.MethodGet && (rec.status == 0 || rec.status == http.StatusOK) {
 		tag := etagOf(rec.body.Bytes())
@@ -124,6 +110,42 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, cred credential,
 		return rec.flushNotModified(w)
 	}
 	return rec.flush(w)
+}
+
+// admitLocked runs a request past the identity's primary book, the
+// token's scope and the secondary limits, in GitHub's order. It returns the
+// error to answer instead, or 0 after reserving one unit of budget and a
+// slot in flight for the endpoint.
+func (s *Server) admitLocked(h http.Header, r *http.Request, b *book, cred credential, pattern string, write bool, reqID string) (status int, msg, doc string) {
+	if b.remaining <= 0 {
+		s.countLocked(b, func(st *Stats) { st.PrimaryLimited++ })
+		setRateHeaders(h, b.limit, 0, b.reset)
+		return http.StatusForbidden, primaryLimitMessage(cred.book, reqID), docsPrimaryLimit
+	}
+	if status, msg, doc := s.scopeLocked(r, cred, pattern, write); status != 0 {
+		// GitHub charges for a request it refuses for the token's scope.
+		b.remaining--
+		s.countLocked(b, func(st *Stats) { st.Counted++ })
+		setRateHeaders(h, b.limit, b.remaining, b.reset)
+		return status, msg, doc
+	}
+	if s.secondaryLimitedLocked(b, write) {
+		// Not charged, and not remembered as a write: the request never
+		// reaches the endpoint.
+		s.countLocked(b, func(st *Stats) { st.SecondaryLimited++ })
+		setRateHeaders(h, b.limit, b.remaining, b.reset)
+		h.Set("Retry-After", "60")
+		return http.StatusForbidden, secondaryLimitMessage(reqID), docsSecondaryLimit
+	}
+	if write {
+		b.writes = append(b.writes, s.nowLocked())
+		if pattern != "" {
+			s.countLocked(b, func(st *Stats) { st.Writes++ })
+		}
+	}
+	b.inFlight++
+	b.remaining-- // reserved now so concurrent requests cannot overdraw
+	return 0, "", ""
 }
 
 func (s *Server) takeFaultLocked(r *http.Request) *Fault {

@@ -1,6 +1,7 @@
 package ghapitest
 
 import (
+	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -47,24 +48,33 @@ type Server struct {
 	// gate, when set, runs after a request is admitted and before its
 	// endpoint: tests block in it to hold requests in flight.
 	gate func(*http.Request)
+
+	apps          map[int64]*rsa.PublicKey
+	installations map[int64]*installation
+	instTokens    map[string]*instToken
+	tokenTTL      time.Duration
 }
 
 // NewServer starts a fake on a loopback port. Close it when done.
 func NewServer() *Server {
 	s := &Server{
-		closing:      make(chan struct{}),
-		tokens:       map[string]bool{},
-		runs:         map[int64]*Run{},
-		workflows:    map[workflowKey]int64{},
-		workflowByID: map[int64]workflowKey{},
-		hidden:       map[int64]int{},
-		nextID:       30_000_000_000, // beyond int32, to catch truncation
-		books:        map[string]*book{},
-		defLimit:     5000,
-		defRemaining: 5000,
-		perMinute:    defaultPerMinute,
-		perHour:      defaultPerHour,
-		maxInFlight:  defaultMaxInFlight,
+		closing:       make(chan struct{}),
+		tokens:        map[string]bool{},
+		runs:          map[int64]*Run{},
+		workflows:     map[workflowKey]int64{},
+		workflowByID:  map[int64]workflowKey{},
+		hidden:        map[int64]int{},
+		nextID:        30_000_000_000, // beyond int32, to catch truncation
+		books:         map[string]*book{},
+		defLimit:      5000,
+		defRemaining:  5000,
+		perMinute:     defaultPerMinute,
+		perHour:       defaultPerHour,
+		maxInFlight:   defaultMaxInFlight,
+		apps:          map[int64]*rsa.PublicKey{},
+		installations: map[int64]*installation{},
+		instTokens:    map[string]*instToken{},
+		tokenTTL:      defaultTokenTTL,
 	}
 	s.mux = s.newMux()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -85,8 +95,10 @@ func (s *Server) SetDispatchMode(m DispatchMode) {
 	s.mode = m
 }
 
-// SetTokens restricts the accepted tokens; with none, any non-empty token is
-// accepted.
+// SetTokens restricts the accepted personal access tokens; with none, any
+// non-empty token is accepted. It does not apply to installation tokens
+// (ghs_..., only valid as minted and until they expire) or App JWTs (valid
+// when signed with an AddApp key).
 func (s *Server) SetTokens(tokens ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,8 +1,13 @@
 // Package ghapitest is an in-process fake of the slice of GitHub's REST API
-// the operator uses (workflow dispatch, runs, jobs, artifacts, cancel). It
-// speaks GitHub's real JSON shapes and headers, so the go-github based client
-// is exercised end to end over loopback instead of against hand-written
-// mocks of our own interfaces.
+// the operator uses (workflow dispatch, runs, jobs, artifacts, cancel, and
+// GitHub App installation tokens). It speaks GitHub's real JSON shapes and
+// headers, so the go-github based client is exercised end to end over
+// loopback instead of against hand-written mocks of our own interfaces.
+//
+// It also keeps GitHub's books, so tests and the benchmark can assert on
+// API budget: a primary rate limit per identity (token, installation or
+// App), free 304s for conditional GETs with a matching ETag, and the
+// secondary limits on writes and concurrency (see Stats).
 package ghapitest
 
 import "time"

@@ -11,13 +11,15 @@ import (
 
 // IsPermanent reports whether retrying the same call cannot succeed: GitHub
 // refused it with a 4xx other than 408 (timeout) and 429 (too many requests)
-// and it is not a rate limit, or the arguments were malformed. Callers mark
+// and it is not a rate limit, or the arguments were malformed, or the
+// credential cannot work for the repository (an AccessError). Callers mark
 // the Cast failed on permanent errors and back off on the rest.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, errBadArgument) {
+	var ae *AccessError
+	if errors.Is(err, errBadArgument) || errors.As(err, &ae) {
 		return true
 	}
 	var rl *github.RateLimitError

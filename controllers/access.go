@@ -33,6 +33,16 @@ func (r *CastReconciler) githubTrouble(cast *castv1alpha1.Cast, err error, now t
 	return retryLater(err)
 }
 
+// waitsForGitHub: a credential problem or the budget put the call off;
+// retrying at once would not help, and nothing else needs to stop.
+func waitsForGitHub(err error) bool {
+	if _, ok := ghapi.AccessProblem(err); ok {
+		return true
+	}
+	var le *ghapi.LimitError
+	return errors.As(err, &le) && le.Reason != "paced"
+}
+
 // accessMessage names the repository and what is wrong.
 func accessMessage(cast *castv1alpha1.Cast, ae *ghapi.AccessError) string {
 	msg := ae.Error()

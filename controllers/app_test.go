@@ -149,12 +149,14 @@ var _ = Describe("GitHub App credentials", Ordered, func() {
 		Expect(lookups()-before).To(BeZero(), "lookups repeated within the minute a miss is remembered")
 	})
 
-	It("names a missing Actions: write permission before dispatching", func() {
+	It("names a missing Actions: write permission, and does not send the refused dispatch again and again", func() {
 		appSecret("read-only-app", map[string]string{"githubAppID": "803", "githubAppPrivateKey": string(readOnlyKey),
 			"githubAppInstallationID": "8301"})
 		c := createCast("app-read-only", withSecret("read-only-app", "readonly-org/tools"))
 		accessProblem(c, castv1alpha1.ReasonPermissionDenied, "Actions: write")
-		n, _ := requestsUnder("/repos/readonly-org/tools/actions/workflows")
-		Expect(n).To(BeZero(), "a dispatch sent that GitHub would refuse")
+		dispatches := func() int { return len(postsUnder("/repos/readonly-org/tools/actions/workflows")) }
+		Expect(dispatches()).To(Equal(1), "GitHub's refusal is remembered")
+		time.Sleep(3 * testResync)
+		Expect(dispatches()).To(Equal(1), "refused dispatches repeated within the minute a refusal is remembered")
 	})
 })

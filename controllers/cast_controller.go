@@ -78,6 +78,8 @@ type CastReconciler struct {
 	lastNews map[types.UID]time.Time
 	// active shares repository listings among resyncs.
 	active *activeRuns
+	// postponed holds resyncs the budget or a credential problem put off.
+	postponed map[types.UID]time.Time
 }
 
 // +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch;update;patch
@@ -151,14 +153,20 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 
 	if !cast.Status.Phase.IsTerminal() && gh != nil && r.resyncDue(cast, now) {
 		fetched, err := r.resync(ctx, cast, gh, now)
-		if err != nil {
-			return r.githubTrouble(cast, err, now)
+		switch {
+		case err == nil:
+			clearAccess(cast, now)
+			// Only the jobs: runs that arrived meanwhile wait for the next
+			// reconcile, which their delivery already asked for.
+			r.Inbox.ReplaceJobs(key, fetched)
+			jobs = r.Inbox.Jobs(key)
+		case waitsForGitHub(err):
+			// No news this time; webhooks, timeout and completion go on.
+			res, _ := r.githubTrouble(cast, err, now)
+			r.postponeResync(cast, now.Add(res.RequeueAfter))
+		default:
+			return retryLater(err)
 		}
-		clearAccess(cast, now)
-		// Only the jobs: runs that arrived meanwhile wait for the next
-		// reconcile, which their delivery already asked for.
-		r.Inbox.ReplaceJobs(key, fetched)
-		jobs = r.Inbox.Jobs(key)
 	}
 	if runstatus.ApplyJobs(&cast.Status, jobs) {
 		r.touch(cast, now)
@@ -293,4 +301,5 @@ func (r *CastReconciler) setDefaults() {
 	r.intents = map[types.UID]bool{}
 	r.lastNews = map[types.UID]time.Time{}
 	r.active = newActiveRuns()
+	r.postponed = map[types.UID]time.Time{}
 }

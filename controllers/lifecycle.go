@@ -133,6 +133,7 @@ func (r *CastReconciler) forget(cast *castv1alpha1.Cast) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.lastNews, cast.UID)
+	delete(r.postponed, cast.UID)
 	delete(r.intents, cast.UID)
 }
 

@@ -19,6 +19,14 @@ func (r *CastReconciler) touch(cast *castv1alpha1.Cast, now time.Time) {
 	r.lastNews[cast.UID] = now
 }
 
+// postponeResync puts the Cast's next resync off until at, when the
+// budget or a credential problem said to wait.
+func (r *CastReconciler) postponeResync(cast *castv1alpha1.Cast, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.postponed[cast.UID] = at
+}
+
 // resyncInterval is how long a running Cast may go without news: long
 // while its repository's webhook delivers, short when it does not (never
 // configured, broken, or lost deliveries).
@@ -35,6 +43,12 @@ func (r *CastReconciler) resyncDue(cast *castv1alpha1.Cast, now time.Time) bool 
 	interval := r.resyncInterval(cast)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if at, ok := r.postponed[cast.UID]; ok {
+		if now.Before(at) {
+			return false
+		}
+		delete(r.postponed, cast.UID)
+	}
 	last, ok := r.lastNews[cast.UID]
 	return !ok || now.Sub(last) >= interval
 }
@@ -45,8 +59,12 @@ func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.D
 	interval := r.resyncInterval(cast)
 	r.mu.Lock()
 	last := r.lastNews[cast.UID]
+	postponed, deferred := r.postponed[cast.UID]
 	r.mu.Unlock()
 	next := wait.Jitter(interval, 0.1) - now.Sub(last)
+	if deferred {
+		next = max(next, postponed.Sub(now))
+	}
 	if deadline, ok := timeoutDeadline(cast); ok {
 		next = min(next, deadline.Sub(now))
 	}

@@ -55,7 +55,7 @@ func AccessProblem(err error) (*AccessError, bool) {
 	}
 	var he *ghinstallation.HTTPError
 	if errors.As(err, &he) {
-		if ae, ok := tokenError(err, 0, he.InstallationID, "").(*AccessError); ok {
+		if ae, ok := tokenError(err, he.InstallationID, "").(*AccessError); ok {
 			return ae, true
 		}
 	}
@@ -77,9 +77,12 @@ type appKey struct {
 	key [32]byte
 }
 
-type ownerKey struct {
-	app   int64
-	owner string
+// repoKey caches lookups per repository: an App installed on an owner
+// may be given only some of its repositories, and a wrong key must not
+// answer for the right one.
+type repoKey struct {
+	app        appKey
+	repository string
 }
 
 type ownerEntry struct {
@@ -89,21 +92,22 @@ type ownerEntry struct {
 }
 
 type appCache struct {
+	// transports sign the JWTs of installation lookups.
 	transports map[appKey]*ghinstallation.AppsTransport
-	owners     map[ownerKey]ownerEntry
-	// installs holds one Client per installation: its token transport
-	// mints a token before the last one expires, for every Cast.
-	installs map[string]*installClient
+	owners     map[repoKey]ownerEntry
+	// installs holds one Client per installation and key: its token
+	// transport mints a token before the last one expires, for every Cast.
+	installs map[installKey]*Client
 }
 
-type installClient struct {
-	key    [32]byte
-	client *Client
+type installKey struct {
+	name string
+	key  [32]byte
 }
 
 func newAppCache() appCache {
-	return appCache{transports: map[appKey]*ghinstallation.AppsTransport{}, owners: map[ownerKey]ownerEntry{},
-		installs: map[string]*installClient{}}
+	return appCache{transports: map[appKey]*ghinstallation.AppsTransport{}, owners: map[repoKey]ownerEntry{},
+		installs: map[installKey]*Client{}}
 }
 
 // forApp returns the Client of the App's installation on repository's
@@ -115,18 +119,26 @@ func (c *Clients) forApp(ctx context.Context, appID, installation int64, pem []b
 			fmt.Errorf("GitHub App %d private key from %s: %w", appID, source, err))
 	}
 	if installation == 0 {
-		if installation, err = c.installationFor(ctx, atr, appID, repository); err != nil {
+		if installation, err = c.installationFor(ctx, atr, appKey{id: appID, key: sha256.Sum256(pem)}, repository); err != nil {
 			return nil, err
 		}
 	}
 	name := fmt.Sprintf("app:%d/installation:%d", appID, installation)
-	fp := sha256.Sum256(pem)
+	k := installKey{name: name, key: sha256.Sum256(pem)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ic, ok := c.apps.installs[name]; ok && ic.key == fp {
-		return ic.client, nil
+	if cl, ok := c.apps.installs[k]; ok {
+		return cl, nil
 	}
-	itr := ghinstallation.NewFromAppsTransport(atr, installation)
+	// Each installation gets an AppsTransport of its own: ghinstallation
+	// writes to it while renewing, under the installation's lock only.
+	own, err := ghinstallation.NewAppsTransport(c.http.Transport, appID, pem)
+	if err != nil {
+		return nil, accessError(v1alpha1.ReasonCredentialsInvalid, repository,
+			fmt.Errorf("GitHub App %d private key from %s: %w", appID, source, err))
+	}
+	own.BaseURL = c.apiRoot()
+	itr := ghinstallation.NewFromAppsTransport(own, installation)
 	itr.BaseURL = c.apiRoot()
 	budget := c.budgetLocked(name)
 	hc := *c.http
@@ -139,7 +151,7 @@ func (c *Clients) forApp(ctx context.Context, appID, installation int64, pem []b
 	if len(c.apps.installs) >= maxCachedClients {
 		clear(c.apps.installs)
 	}
-	c.apps.installs[name] = &installClient{key: fp, client: cl}
+	c.apps.installs[k] = cl
 	return cl, nil
 }
 
@@ -165,11 +177,11 @@ func (c *Clients) appTransport(appID int64, pem []byte) (*ghinstallation.AppsTra
 	return atr, nil
 }
 
-// installationFor finds the App's installation on the repository's owner
-// with the App's JWT, cached per owner.
-func (c *Clients) installationFor(ctx context.Context, atr *ghinstallation.AppsTransport, appID int64, repository string) (int64, error) {
-	owner, _, _ := strings.Cut(repository, "/")
-	k := ownerKey{app: appID, owner: strings.ToLower(owner)}
+// installationFor finds the App's installation for the repository with
+// the App's JWT, cached per repository and key.
+func (c *Clients) installationFor(ctx context.Context, atr *ghinstallation.AppsTransport, app appKey, repository string) (int64, error) {
+	appID := app.id
+	k := repoKey{app: app, repository: strings.ToLower(repository)}
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.apps.owners[k]
@@ -231,37 +243,18 @@ func (c *Clients) lookupInstallation(ctx context.Context, atr *ghinstallation.Ap
 	return 0, fmt.Errorf("looking up GitHub App %d's installation for %s: GitHub answered %s", appID, repository, resp.Status)
 }
 
-// requireActionsWrite checks, for an App installation, the permission
-// dispatch and cancel need, so a missing one is named instead of showing
-// up as GitHub's terse 403.
-func (c *Client) requireActionsWrite(ctx context.Context, repository string) error {
-	if c.app == nil {
-		return nil
-	}
-	if _, err := c.app.Token(ctx); err != nil {
-		return tokenError(err, c.app.AppID(), c.app.InstallationID(), repository)
-	}
-	perms, err := c.app.Permissions()
-	if err != nil || perms.GetActions() == "write" {
-		return nil
-	}
-	return accessError(v1alpha1.ReasonPermissionDenied, repository, fmt.Errorf(
-		"GitHub App %d installation %d has Actions: %q on %s; dispatch and cancel need Actions: write",
-		c.app.AppID(), c.app.InstallationID(), perms.GetActions(), repository))
-}
-
 // tokenError explains a failure to mint an installation token.
-func tokenError(err error, appID, installation int64, repository string) error {
+func tokenError(err error, installation int64, repository string) error {
 	var he *ghinstallation.HTTPError
 	if errors.As(err, &he) && he.Response != nil {
 		switch he.Response.StatusCode {
 		case http.StatusUnauthorized:
 			return accessError(v1alpha1.ReasonCredentialsInvalid, repository,
-				fmt.Errorf("GitHub refused GitHub App %d's JWT minting a token for installation %d: wrong private key or App ID", appID, installation))
+				fmt.Errorf("GitHub refused the GitHub App's JWT minting a token for installation %d: wrong private key or App ID", installation))
 		case http.StatusNotFound, http.StatusForbidden:
 			return accessError(v1alpha1.ReasonAppNotInstalled, repository,
-				fmt.Errorf("GitHub App %d has no installation %d usable for %s: %s", appID, installation, repository, he.Response.Status))
+				fmt.Errorf("the GitHub App has no installation %d (uninstalled, or another App's): %s", installation, he.Response.Status))
 		}
 	}
-	return fmt.Errorf("minting a token for GitHub App %d installation %d: %w", appID, installation, err)
+	return fmt.Errorf("minting a token for GitHub App installation %d: %w", installation, err)
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Priority says whether a call may wait for GitHub budget to recover.
@@ -84,7 +82,7 @@ type Budget struct {
 	// holdUntil stops every call after a rate-limit answer.
 	holdUntil time.Time
 	// background spreads resyncs over what is left until the reset.
-	background *rate.Limiter
+	background spread
 	writes     writeQueue
 	// writing holds the credential's one content-creating request.
 	writing chan struct{}
@@ -97,7 +95,7 @@ func newBudget(name string, writeInterval time.Duration) *Budget {
 	return &Budget{
 		Name:       name,
 		slots:      make(chan struct{}, MaxInFlight),
-		background: rate.NewLimiter(rate.Inf, 1),
+		background: newSpread(),
 		writes:     newWriteQueue(writeInterval, WritesPerMinute, WritesPerHour),
 		writing:    make(chan struct{}, 1),
 	}
@@ -142,43 +140,14 @@ func (b *Budget) reserveLocked() int { return max(b.limit/10, 20) }
 
 // admit lets one call through or says when to try again. conditional
 // calls carry an ETag and cost nothing when unchanged, so they skip the
-// spreading but not the reserve.
-func (b *Budget) admit(ctx context.Context, p Priority, conditional bool, now time.Time) (func(), error) {
+// spreading (and are charged afterwards if they did cost) but not the
+// reserve. key names the call for its spread slot.
+func (b *Budget) admit(ctx context.Context, p Priority, conditional bool, key string, now time.Time) (func(), error) {
 	b.mu.Lock()
-	if now.Before(b.holdUntil) {
-		err := &LimitError{Credential: b.Name, Reason: "held", Wait: b.holdUntil.Sub(now), Remaining: b.remaining, Reset: b.reset}
+	if err := b.refuseLocked(p, conditional, key, now); err != nil {
 		b.mu.Unlock()
 		budgetDelays.WithLabelValues(b.Name, err.Reason).Inc()
 		return nil, err
-	}
-	if b.known && now.Before(b.reset) {
-		avail := b.remaining - b.inflight
-		reason := ""
-		switch {
-		case avail <= essentialFloor:
-			reason = "reserve"
-		case p == Background && avail <= b.reserveLocked():
-			reason = "reserve"
-		case p == Background && !conditional:
-			if r := b.background.ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
-				wait := time.Duration(0)
-				if r.OK() {
-					wait = r.DelayFrom(now)
-					r.CancelAt(now)
-				}
-				reason = "spread"
-				err := &LimitError{Credential: b.Name, Reason: reason, Wait: max(wait, time.Second), Remaining: b.remaining, Reset: b.reset}
-				b.mu.Unlock()
-				budgetDelays.WithLabelValues(b.Name, reason).Inc()
-				return nil, err
-			}
-		}
-		if reason != "" {
-			err := &LimitError{Credential: b.Name, Reason: reason, Wait: max(b.reset.Sub(now), time.Second), Remaining: b.remaining, Reset: b.reset}
-			b.mu.Unlock()
-			budgetDelays.WithLabelValues(b.Name, reason).Inc()
-			return nil, err
-		}
 	}
 	b.inflight++
 	b.mu.Unlock()
@@ -196,23 +165,52 @@ func (b *Budget) admit(ctx context.Context, p Priority, conditional bool, now ti
 	}
 }
 
+// resetSkew keeps a window's account a little past its reset: the
+// operator's clock may run ahead of GitHub's.
+const resetSkew = 5 * time.Second
+
+func (b *Budget) refuseLocked(p Priority, conditional bool, key string, now time.Time) *LimitError {
+	refuse := func(reason string, wait time.Duration) *LimitError {
+		return &LimitError{Credential: b.Name, Reason: reason, Wait: max(wait, time.Second), Remaining: b.remaining, Reset: b.reset}
+	}
+	if now.Before(b.holdUntil) {
+		return refuse("held", b.holdUntil.Sub(now))
+	}
+	if !b.known || !now.Before(b.reset.Add(resetSkew)) {
+		return nil
+	}
+	avail := b.remaining - b.inflight
+	switch {
+	case avail <= essentialFloor, p == Background && avail <= b.reserveLocked():
+		return refuse("reserve", b.reset.Add(resetSkew).Sub(now))
+	case p == Background && !conditional:
+		if wait := b.background.take(key, now); wait > 0 {
+			return refuse("spread", wait)
+		}
+	}
+	return nil
+}
+
 // observe updates the account from a response's headers: what is left,
 // and holds after a primary or secondary limit answer.
-func (b *Budget) observe(resp *http.Response, now time.Time) {
+func (b *Budget) observe(resp *http.Response, chargeSpread bool, now time.Time) {
 	h := resp.Header
 	rem, errRem := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
 	lim, errLim := strconv.Atoi(h.Get("X-RateLimit-Limit"))
 	resetUnix, errReset := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
 	limited := resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests
+	secondary := limited && isSecondaryLimit(resp)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if chargeSpread && resp.StatusCode == http.StatusOK {
+		b.background.charge(now)
+	}
 	if errRem == nil && errLim == nil && errReset == nil {
 		reset := time.Unix(resetUnix, 0)
 		switch {
 		case !b.known || reset.After(b.reset):
 			// A new window, or the first word from GitHub: a full bucket.
 			b.remaining, b.limit, b.reset, b.known = rem, lim, reset, true
-			b.background = rate.NewLimiter(rate.Inf, 1)
 			b.respreadLocked(now, true)
 		case reset.Equal(b.reset):
 			// Answers arrive out of order; within a window, less is later.
@@ -224,11 +222,14 @@ func (b *Budget) observe(resp *http.Response, now time.Time) {
 	if !limited {
 		return
 	}
-	if after := parseRetryAfter(h.Get("Retry-After")); after > 0 {
+	switch after := parseRetryAfter(h.Get("Retry-After")); {
+	case after > 0:
 		// A secondary limit: the whole credential waits, not one Cast.
 		b.holdLocked(now.Add(after))
-	} else if errRem == nil && rem == 0 && errReset == nil {
-		b.holdLocked(time.Unix(resetUnix, 0))
+	case errRem == nil && rem == 0 && errReset == nil:
+		b.holdLocked(time.Unix(resetUnix, 0).Add(resetSkew))
+	case secondary:
+		b.holdLocked(now.Add(defaultHold))
 	}
 }
 
@@ -242,23 +243,8 @@ func (b *Budget) holdLocked(until time.Time) {
 // respreadLocked paces background calls so that what is left above the
 // reserve lasts until the reset: resyncs stretch instead of running the
 // credential dry and freezing every Cast until the reset.
-//
-// A tenth of what is left may go at once, so a round of resyncs after a
-// quiet spell is not drawn out; the rest follows at the sustainable rate.
 func (b *Budget) respreadLocked(now time.Time, fill bool) {
-	left := b.remaining - b.reserveLocked()
-	until := b.reset.Sub(now)
-	if left <= 0 || until <= 0 {
-		// The reserve check refuses background calls by itself.
-		return
-	}
-	limit, burst := rate.Limit(float64(left)/until.Seconds()), max(left/10, 1)
-	if fill {
-		b.background = rate.NewLimiter(limit, burst)
-		return
-	}
-	b.background.SetLimitAt(now, limit)
-	b.background.SetBurstAt(now, burst)
+	b.background.retune(b.remaining-b.reserveLocked(), b.reset.Sub(now), now, fill)
 }
 
 // write runs send in the credential's next content-creating slot: one at a
@@ -267,13 +253,17 @@ func (b *Budget) respreadLocked(now time.Time, fill bool) {
 // LimitError, so the caller's worker is free meanwhile and comes back for
 // it.
 func (b *Budget) write(ctx context.Context, key string, send func() error) error {
-	return b.writeWithin(ctx, key, maxWriteSleep, send)
+	return b.writeIn(ctx, key, false, maxWriteSleep, send)
 }
 
-// writeWithin is write for a caller that may wait up to maxSleep in place:
-// the second half of one logical request, such as a dispatch repeated
-// without a field an older GitHub refused.
-func (b *Budget) writeWithin(ctx context.Context, key string, maxSleep time.Duration, send func() error) error {
+// writeNext is write for the second half of one logical request, such as
+// a dispatch repeated without a field an older GitHub refused: it takes
+// the next slot ahead of those queued and waits for it in place.
+func (b *Budget) writeNext(ctx context.Context, key string, send func() error) error {
+	return b.writeIn(ctx, key, true, maxNextSleep, send)
+}
+
+func (b *Budget) writeIn(ctx context.Context, key string, front bool, maxSleep time.Duration, send func() error) error {
 	now := time.Now()
 	b.mu.Lock()
 	if now.Before(b.holdUntil) {
@@ -282,7 +272,7 @@ func (b *Budget) writeWithin(ctx context.Context, key string, maxSleep time.Dura
 		budgetDelays.WithLabelValues(b.Name, "held").Inc()
 		return &LimitError{Credential: b.Name, Reason: "held", Wait: wait}
 	}
-	wait := b.writes.reserve(key, now)
+	wait := b.writes.reserve(key, front, now)
 	b.mu.Unlock()
 	if wait > maxSleep {
 		budgetDelays.WithLabelValues(b.Name, "paced").Inc()
@@ -307,25 +297,27 @@ func (b *Budget) writeWithin(ctx context.Context, key string, maxSleep time.Dura
 		return ctx.Err()
 	}
 	// A slow predecessor delays its followers; keep them spaced anyway,
-	// so no minute ever holds more than GitHub allows.
+	// so no minute ever holds more than GitHub allows. The send time is
+	// claimed before waiting for it, so no two writers share one.
 	b.mu.Lock()
-	gap := b.writes.lastSend.Add(b.writes.interval).Sub(time.Now())
+	at := b.writes.claim(key, time.Now())
 	b.mu.Unlock()
-	if gap > 0 {
+	if gap := time.Until(at); gap > 0 {
 		select {
 		case <-time.After(gap):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	b.mu.Lock()
-	b.writes.sending(key, time.Now())
-	b.mu.Unlock()
 	return send()
 }
 
-// maxWriteSleep is how long a worker may wait in place for its slot.
-const maxWriteSleep = 100 * time.Millisecond
+// maxWriteSleep is how long a worker may wait in place for its slot;
+// maxNextSleep, for a slot taken ahead of the queue.
+const (
+	maxWriteSleep = 100 * time.Millisecond
+	maxNextSleep  = 5 * time.Second
+)
 
 // maxWriteHold is how long a content-creating request may keep the next
 // one waiting.

@@ -43,6 +43,10 @@ type Client struct {
 
 	mu   sync.Mutex
 	rate RateLimit
+	// refusals remembers, per repository, GitHub refusing this credential
+	// a write (no permission, bad credentials) for a minute, so Casts
+	// waiting for a fix do not send it again and again.
+	refusals map[string]refusal
 }
 
 // Budget is the account this Client draws on, shared with every Client of
@@ -107,18 +111,19 @@ func (c *Client) Dispatch(ctx context.Context, repository, workflow, ref string,
 	}
 	body.Inputs[CorrelationInput] = correlationID
 
-	if err := c.requireActionsWrite(ctx, repository); err != nil {
+	if err := c.refused(repository); err != nil {
 		return Dispatched{}, err
 	}
 	ctx = WithPriority(ctx, Essential)
 	since := time.Now()
-	details, err := c.dispatch(ctx, owner, repo, workflow, body, correlationID, maxWriteSleep)
+	details, err := c.dispatch(ctx, owner, repo, workflow, body, correlationID, false)
 	if rejectsRunDetails(err) {
 		// Older GitHub Enterprise validates the body strictly and refuses
 		// the field before doing anything, so retrying cannot double-run.
-		// The retry waits for the next slot in place: it is one dispatch.
+		// The retry is the second half of one dispatch: it takes the next
+		// slot, ahead of those queued, and waits for it in place.
 		body.ReturnRunDetails = nil
-		details, err = c.dispatch(ctx, owner, repo, workflow, body, correlationID, time.Minute)
+		details, err = c.dispatch(ctx, owner, repo, workflow, body, correlationID, true)
 	}
 	if err != nil {
 		return Dispatched{}, fmt.Errorf("dispatching %s in %s: %w", workflow, repository, err)
@@ -137,10 +142,14 @@ func (c *Client) Dispatch(ctx context.Context, repository, workflow, ref string,
 	return d, nil
 }
 
-func (c *Client) dispatch(ctx context.Context, owner, repo, workflow string, body github.CreateWorkflowDispatchEventRequest, key string, maxSleep time.Duration) (*github.WorkflowDispatchRunDetails, error) {
+func (c *Client) dispatch(ctx context.Context, owner, repo, workflow string, body github.CreateWorkflowDispatchEventRequest, key string, retry bool) (*github.WorkflowDispatchRunDetails, error) {
 	ctx = withOperation(ctx, "dispatch")
 	var details *github.WorkflowDispatchRunDetails
-	err := c.budget.writeWithin(ctx, "dispatch:"+key, maxSleep, func() error {
+	write := c.budget.write
+	if retry {
+		write = c.budget.writeNext
+	}
+	err := write(ctx, "dispatch:"+key, func() error {
 		var (
 			resp *github.Response
 			err  error
@@ -153,6 +162,7 @@ func (c *Client) dispatch(ctx context.Context, owner, repo, workflow string, bod
 		c.observe(resp)
 		return err
 	})
+	c.rememberRefusal(owner+"/"+repo, err)
 	return details, err
 }
 
@@ -350,7 +360,7 @@ func (c *Client) CancelRun(ctx context.Context, repository string, runID int64) 
 	if err != nil {
 		return err
 	}
-	if err := c.requireActionsWrite(ctx, repository); err != nil {
+	if err := c.refused(repository); err != nil {
 		return err
 	}
 	ctx = withOperation(WithPriority(ctx, Essential), "cancel_run")
@@ -359,6 +369,7 @@ func (c *Client) CancelRun(ctx context.Context, repository string, runID int64) 
 		c.observe(resp)
 		return err
 	})
+	c.rememberRefusal(repository, err)
 	var accepted *github.AcceptedError
 	if err == nil || errors.As(err, &accepted) || statusCode(err) == http.StatusConflict {
 		return nil

@@ -53,6 +53,9 @@ const defaultTimeout = 30 * time.Second
 // and a forgotten one must not pin memory forever.
 const maxCachedClients = 64
 
+// maxBudgets bounds the credentials whose accounts are kept.
+const maxBudgets = 256
+
 // Options configure how the operator reaches GitHub; they mirror the
 // operator's command-line flags.
 type Options struct {
@@ -250,6 +253,18 @@ func (c *Clients) forToken(token string) (*Client, error) {
 func (c *Clients) budgetLocked(name string) *Budget {
 	if b, ok := c.budgets[name]; ok {
 		return b
+	}
+	if len(c.budgets) >= maxBudgets {
+		// Rotated tokens leave budgets behind; the live ones relearn
+		// theirs from their next answer.
+		for n := range c.budgets {
+			rateLimitRemaining.DeleteLabelValues(n)
+		}
+		clear(c.budgets)
+		// Clients hold their budget: they go too, so one credential never
+		// has two accounts.
+		clear(c.byToken)
+		clear(c.apps.installs)
 	}
 	b := newBudget(name, c.opts.WriteInterval)
 	c.budgets[name] = b

@@ -18,8 +18,7 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ae *AccessError
-	if errors.Is(err, errBadArgument) || errors.As(err, &ae) {
+	if _, denied := AccessProblem(err); denied || errors.Is(err, errBadArgument) {
 		return true
 	}
 	var rl *github.RateLimitError

@@ -14,6 +14,10 @@ import (
 // concurrency group): it is read on its own.
 var ActiveStatuses = []string{"queued", "in_progress"}
 
+// maxListPages bounds one status's listing: past 1,000 active runs the
+// rest are read on their own, only when their Casts resync.
+const maxListPages = 10
+
 // ListActiveRuns returns the repository's queued and in-progress runs.
 // One listing (100 runs a page, conditional, so free when nothing changed)
 // stands in for a GET of every run a repository's Casts follow.
@@ -26,8 +30,9 @@ func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runst
 	var out []runstatus.Run
 	for _, status := range ActiveStatuses {
 		opts := &github.ListWorkflowRunsOptions{Status: status, ListOptions: github.ListOptions{PerPage: 100}}
-		for range maxPages {
-			runs, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(ctx, owner, repo, opts)
+		pageCtx := ctx
+		for range maxListPages {
+			runs, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(pageCtx, owner, repo, opts)
 			c.observe(resp)
 			if err != nil {
 				return nil, fmt.Errorf("listing %s runs of %s: %w", status, repository, err)
@@ -35,11 +40,11 @@ func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runst
 			for _, r := range runs.WorkflowRuns {
 				out = append(out, convertRun(r, repository))
 			}
-			ctx = continuation(ctx)
 			if resp.NextPage == 0 {
 				break
 			}
 			opts.Page = resp.NextPage
+			pageCtx = continuation(ctx)
 		}
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/utils/lru"
@@ -68,19 +69,44 @@ func (t etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}, nil
 	case resp.StatusCode == http.StatusOK && resp.Header.Get("ETag") != "" && resp.ContentLength <= maxCachedBody:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxCachedBody+1))
-		_ = resp.Body.Close()
 		if err != nil {
+			_ = resp.Body.Close()
 			return nil, err
 		}
-		if len(body) <= maxCachedBody {
-			t.cache.Add(key, &cachedBody{etag: resp.Header.Get("ETag"), status: resp.StatusCode, header: resp.Header.Clone(), body: body})
+		if len(body) > maxCachedBody {
+			// Too big to keep: hand it on whole, read part and rest.
+			resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+			return resp, nil
 		}
+		_ = resp.Body.Close()
+		t.cache.Add(key, &cachedBody{etag: resp.Header.Get("ETag"), status: resp.StatusCode, header: resp.Header.Clone(), body: body})
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		t.cache.Remove(key)
 	}
 	return resp, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// isSecondaryLimit recognises GitHub's secondary-limit answer by its
+// message or documentation link, peeking at the body and putting it back.
+func isSecondaryLimit(resp *http.Response) bool {
+	if resp.Body == nil {
+		return false
+	}
+	peek, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(peek), resp.Body), resp.Body}
+	if err != nil {
+		return false
+	}
+	text := strings.ToLower(string(peek))
+	return strings.Contains(text, "secondary rate limit") || strings.Contains(text, "about-secondary-rate-limits") ||
+		strings.Contains(text, "abuse")
 }
 
 // budgetTransport admits each request against its credential's Budget and
@@ -95,7 +121,8 @@ func (t budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		p = Essential
 	}
-	release, err := t.budget.admit(req.Context(), p, req.Header.Get("If-None-Match") != "", time.Now())
+	conditional := req.Header.Get("If-None-Match") != ""
+	release, err := t.budget.admit(req.Context(), p, conditional, req.URL.String(), time.Now())
 	if err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close()
@@ -107,6 +134,6 @@ func (t budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.budget.observe(resp, time.Now())
+	t.budget.observe(resp, conditional && p == Background, time.Now())
 	return resp, nil
 }

@@ -32,24 +32,45 @@ type writeSlot struct {
 // to the queue again.
 const slotGrace = 5 * time.Second
 
+// lateSendMargin bounds how much later than planned a send can leave: a
+// caller back at the end of its grace, then waiting out a slow
+// predecessor and the spacing.
+const lateSendMargin = slotGrace + maxWriteHold + 2*time.Second
+
 func newWriteQueue(interval time.Duration, perMinute, perHour int) writeQueue {
 	return writeQueue{interval: interval, perMinute: perMinute, perHour: perHour}
 }
 
 // reserve returns how long key must wait for its slot, reserving one if it
-// has none; 0 means now.
-func (q *writeQueue) reserve(key string, now time.Time) time.Duration {
+// has none; 0 means now. front takes the next slot after the last send,
+// ahead of reservations, which the spacing of actual sends pushes back.
+func (q *writeQueue) reserve(key string, front bool, now time.Time) time.Duration {
 	q.prune(now)
 	if i := q.find(key); i >= 0 {
 		return max(q.slots[i].at.Sub(now), 0)
 	}
 	at := q.nextFree(now)
+	if front {
+		at = q.nextAfterSends(now)
+	}
 	q.slots = append(q.slots, writeSlot{key: key, at: at})
 	return max(at.Sub(now), 0)
 }
 
-// sending records that key's request leaves now, which may be later than
-// planned; the windows count actual times.
+// claim returns when key's request may leave: now, or an interval after
+// the previous one if that left later than planned; it records that time,
+// which the windows count from then on.
+func (q *writeQueue) claim(key string, now time.Time) time.Time {
+	at := now
+	if next := q.lastSend.Add(q.interval); next.After(at) {
+		at = next
+	}
+	q.sending(key, at)
+	return at
+}
+
+// sending records that key's request leaves at now, which may be later
+// than planned; the windows count actual times.
 func (q *writeQueue) sending(key string, now time.Time) {
 	q.lastSend = now
 	if i := q.find(key); i >= 0 {
@@ -83,6 +104,18 @@ func (q *writeQueue) prune(now time.Time) {
 	})
 }
 
+// nextAfterSends is the earliest time that keeps the spacing and both
+// windows counting sends only.
+func (q *writeQueue) nextAfterSends(now time.Time) time.Time {
+	sent := writeQueue{interval: q.interval, perMinute: q.perMinute, perHour: q.perHour, notBefore: q.notBefore}
+	for _, s := range q.slots {
+		if s.sent {
+			sent.slots = append(sent.slots, s)
+		}
+	}
+	return sent.nextFree(now)
+}
+
 // nextFree is the earliest time after every slot that keeps the spacing
 // and both windows.
 func (q *writeQueue) nextFree(now time.Time) time.Time {
@@ -110,7 +143,9 @@ func (q *writeQueue) nextFree(now time.Time) time.Time {
 		}
 	}
 	if n := len(times); n >= q.perHour {
-		if edge := times[n-q.perHour].Add(time.Hour + time.Millisecond); edge.After(at) {
+		// A send may leave later than planned (a caller back late, a slow
+		// predecessor), so the hour's edge keeps that much margin.
+		if edge := times[n-q.perHour].Add(time.Hour + lateSendMargin); edge.After(at) {
 			at = edge
 		}
 	}

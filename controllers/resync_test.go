@@ -118,14 +118,37 @@ var _ = Describe("Resync, timeout and deletion", func() {
 	})
 })
 
-var _ = Describe("Deployment manifests", func() {
-	It("render with kustomize and pass a server-side dry run", func() {
-		root, err := localcluster.RepoRoot()
+var _ = Describe("Deployment manifests", Ordered, func() {
+	var root, kubeconfig string
+	BeforeAll(func() {
+		var err error
+		root, err = localcluster.RepoRoot()
 		Expect(err).NotTo(HaveOccurred())
-		kubeconfig := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 		Expect(writeFile(kubeconfig, cluster.Env.KubeConfig)).To(Succeed())
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cast-system"}})).To(Succeed())
+	})
 
+	It("run the controller as a GitHub App with the github-app component", func() {
+		// An overlay as a user writes one: config/default plus the component.
+		dir := GinkgoT().TempDir()
+		Expect(exec.Command("cp", "-r", filepath.Join(root, "config"), dir).Run()).To(Succeed())
+		Expect(writeFile(filepath.Join(dir, "kustomization.yaml"),
+			[]byte("resources: [config/default]\ncomponents: [config/components/github-app]\n"))).To(Succeed())
+		rendered, err := exec.Command("kubectl", "kustomize", dir).Output()
+		Expect(err).NotTo(HaveOccurred(), "kubectl kustomize with the github-app component")
+		for _, want := range []string{"--github-app-id=$(GITHUB_APP_ID)", "key: githubAppID",
+			"--github-app-private-key-file=/etc/cast-operator/github-app/githubAppPrivateKey", "secretName: github-app"} {
+			Expect(string(rendered)).To(ContainSubstring(want))
+		}
+		apply := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")
+		apply.Stdin = strings.NewReader(string(rendered))
+		out, err := apply.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring("deployment.apps/cast-operator-controller-manager"))
+	})
+
+	It("render with kustomize and pass a server-side dry run", func() {
 		rendered, err := exec.Command("kubectl", "kustomize", filepath.Join(root, "config", "default")).Output()
 		Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default")
 		apply := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")

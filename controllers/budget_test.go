@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/ghapi"
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
 )
 
@@ -166,5 +167,36 @@ var _ = Describe("Webhooks first", Ordered, func() {
 		Eventually(func() int { n, _ := requestsUnder("/repos/hooked-org/"); return n - hookedAfter }).
 			WithTimeout(20 * time.Second).Should(BeNumerically(">=", 2))
 		Expect(testutil.ToFloat64(quietRepos)).To(Equal(quietBefore + 1))
+	})
+})
+
+var _ = Describe("A dispatch storm", Ordered, func() {
+	const interval = 200 * time.Millisecond
+	BeforeAll(func() {
+		stopTheManager()
+		startManagerWith(managerOptions{github: ghapi.Options{BaseURL: fakeGitHub.URL, TokenFile: tokenFile, WriteInterval: interval}})
+		DeferCleanup(func() { stopTheManager(); startManager() })
+	})
+
+	It("dispatches each Cast once, one at a time and evenly spaced, without looking for runs it never sent", func() {
+		const n = 20 // 4 s of slots, twice the suite's dispatch grace
+		casts := make([]*castv1alpha1.Cast, n)
+		for i := range casts {
+			casts[i] = createCast(fmt.Sprintf("storm-%02d", i), func(c *castv1alpha1.Cast) { c.Spec.Repository = "storm-org/spells" })
+		}
+		for _, c := range casts {
+			Eventually(fetch(c)).WithTimeout(30 * time.Second).Should(HaveField("Status.RunID", Not(BeZero())))
+		}
+		posts := postsUnder("/repos/storm-org/spells/actions/workflows")
+		Expect(posts).To(HaveLen(n), "one dispatch per Cast")
+		for i := 1; i < len(posts); i++ {
+			Expect(posts[i].At.Sub(posts[i-1].At)).To(BeNumerically(">=", interval-20*time.Millisecond), "dispatches %d and %d", i-1, i)
+		}
+		for _, r := range fakeGitHub.Requests() {
+			Expect(r.Path).NotTo(Equal("/repos/storm-org/spells/actions/workflows/cast.yml/runs"), "a look for a run this process never sent")
+		}
+		for _, c := range casts {
+			Expect(dispatchesFor(fetch(c)(Default))).To(HaveLen(1))
+		}
 	})
 })

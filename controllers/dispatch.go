@@ -52,7 +52,17 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 
-	if !r.intentRecordedHere(cast) || now.Sub(cond.LastTransitionTime.Time) >= r.DispatchGrace {
+	stale := now.Sub(cond.LastTransitionTime.Time) >= r.DispatchGrace
+	if r.intentRecordedHere(cast) && stale {
+		// This process recorded the intent and sent nothing since (it waited
+		// for a dispatch slot, a rate-limit hold or a credential): no run to
+		// look for. Renew the intent's date before sending, so a successor
+		// of a process that dies right after the dispatch has a full grace
+		// to find that run.
+		cond.LastTransitionTime = metav1.NewTime(now)
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
+	if !r.intentRecordedHere(cast) {
 		// Maybe this intent was sent by a process that died before it could
 		// record the run: look for it before dispatching again.
 		res, err := r.find(ctx, cast, gh, cond.LastTransitionTime.Time, now)
@@ -77,12 +87,9 @@ func (r *CastReconciler) dispatch(ctx context.Context, cast *castv1alpha1.Cast, 
 		if _, refused := ghapi.AccessProblem(err); refused || ghapi.NotSent(err) {
 			// Nothing was created: the request waits for a slot or a
 			// rate-limit hold, or GitHub refused the credential. No need
-			// to look for a run before the next try, so the intent stays
-			// this process's own, dated inside the grace.
+			// to look for a run before the next try: the intent stays this
+			// process's own.
 			r.setIntent(cast, true)
-			if now.Sub(cond.LastTransitionTime.Time) > r.DispatchGrace/2 {
-				cond.LastTransitionTime = metav1.NewTime(now)
-			}
 			return r.githubTrouble(cast, err, now)
 		}
 		if ghapi.IsPermanent(err) {

@@ -36,8 +36,15 @@ type delivery struct {
 // lifecycle is the five deliveries GitHub sends for a one-job run:
 // requested, in_progress, the job starting and finishing, completed.
 func lifecycle(i int, t0 time.Time) []delivery {
-	run := int64(runIDBase + i)
+	return lifecycleOf(benchRepo, int64(runIDBase+i), i, t0)
+}
+
+// lifecycleOf is lifecycle for any repository and run ID: the GitHub rows
+// drive runs whose IDs the fake assigned at dispatch.
+func lifecycleOf(repository string, run int64, i int, t0 time.Time) []delivery {
 	job := run*10 + 1
+	owner, name, _ := strings.Cut(repository, "/")
+	repo := map[string]any{"id": 77, "full_name": repository, "name": name, "owner": map[string]any{"login": owner}}
 	at := func(s int) string { return t0.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339) }
 	runEvent := func(action, status string, conclusion any, s int) delivery {
 		return delivery{"workflow_run", mustJSON(map[string]any{
@@ -46,10 +53,10 @@ func lifecycle(i int, t0 time.Time) []delivery {
 				"id": run, "run_attempt": 1, "run_number": i + 1, "name": "Cast", "event": "workflow_dispatch",
 				"status": status, "conclusion": conclusion, "head_branch": "main",
 				"display_title": fmt.Sprintf("cast bench-%d", i), "workflow_id": 4242,
-				"html_url":   fmt.Sprintf("https://github.com/%s/actions/runs/%d", benchRepo, run),
+				"html_url":   fmt.Sprintf("https://github.com/%s/actions/runs/%d", repository, run),
 				"created_at": at(0), "run_started_at": at(0), "updated_at": at(s),
 			},
-			"repository": map[string]any{"id": 77, "full_name": benchRepo, "name": "spells", "owner": map[string]any{"login": "bench-org"}},
+			"repository": repo,
 			"sender":     map[string]any{"login": "bench-bot", "type": "Bot"},
 		})}
 	}
@@ -72,7 +79,7 @@ func lifecycle(i int, t0 time.Time) []delivery {
 				"id": job, "run_id": run, "run_attempt": 1, "name": "build", "status": status, "conclusion": conclusion,
 				"labels": []string{"ubuntu-latest"}, "steps": st, "started_at": at(1), "completed_at": completed,
 			},
-			"repository": map[string]any{"id": 77, "full_name": benchRepo, "name": "spells", "owner": map[string]any{"login": "bench-org"}},
+			"repository": repo,
 			"sender":     map[string]any{"login": "bench-bot", "type": "Bot"},
 		})}
 	}

@@ -72,6 +72,7 @@ type results struct {
 	stallRes     stallResult
 	storms       []stormResult
 	ctrl         controllerResult
+	gh           githubResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -157,6 +158,7 @@ func (r *results) evaluate() {
 		skip("Controller lifecycles", "all terminal and correct ≤ 30 s")
 		skip("Webhook response time", "p99 ≤ 50 ms")
 	}
+	r.githubGoals(add, skip)
 }
 
 func (r *results) stormGoals(add func(goal), skip func(string, string)) {

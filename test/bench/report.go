@@ -49,6 +49,7 @@ type stormResult struct {
 type controllerResult struct {
 	lifecycles, posts, retries, failed int
 	done, sent                         time.Duration
+	counted, attachCounted             int // GitHub fake calls that cost budget: in all, and before the deliveries
 	hooks                              summary
 }
 

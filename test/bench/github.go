@@ -89,6 +89,11 @@ type ghEnv struct {
 func (b *bench) githubScenario(ctx context.Context) error {
 	fake := ghapitest.NewServer()
 	defer fake.Close()
+	defer func() {
+		if err := dumpRequests(fake, b.tmp); err != nil {
+			b.progress("github: writing the fake's request log: %v", err)
+		}
+	}()
 	g := b.cfg.gh
 	for _, ns := range []string{ghAttachedNS, ghStormNS, ghLowNS} {
 		if err := ignoreExists(b.cl.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})); err != nil {

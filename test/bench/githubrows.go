@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -107,7 +109,7 @@ func endpointOf(method, path string) string {
 		return strings.ToLower(method) + " " + last
 	case last == "jobs", last == "artifacts":
 		return last
-	case last == "runs" && len(seg) > 5 && seg[3] == "workflows":
+	case last == "runs" && slices.Contains(seg, "workflows"):
 		return "workflow runs"
 	case last == "runs":
 		return "repo runs"
@@ -115,4 +117,16 @@ func endpointOf(method, path string) string {
 		return "get run"
 	}
 	return path
+}
+
+// dumpRequests writes the fake's request log, one line per request, to
+// the run's temporary folder (kept with -keep-logs), so a missed GitHub
+// goal can be traced to the calls behind it.
+func dumpRequests(fake *ghapitest.Server, dir string) error {
+	var b strings.Builder
+	b.WriteString("at\tidentity\tmethod\tpath\tquery\tif_none_match\tstatus\n")
+	for _, r := range fake.Requests() {
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\t%s\t%t\t%d\n", r.At.UTC().Format("15:04:05.000"), r.Identity, r.Method, r.Path, r.Query, r.IfNoneMatch != "", r.Status)
+	}
+	return os.WriteFile(filepath.Join(dir, "github-requests.tsv"), []byte(b.String()), 0o644)
 }

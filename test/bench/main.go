@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,9 +36,10 @@ const (
 	scStorm      = "storm"
 	scStall      = "stall"
 	scController = "controller"
+	scGitHub     = "github"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub}
 
 type config struct {
 	clients           []int
@@ -60,6 +62,7 @@ type config struct {
 	out               string
 	smoke             bool
 	scenarios         []string
+	gh                githubConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -87,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keepLogs, "keep-logs", false, "keep the temporary folder with the streamer's and controller's logs")
 	fs.StringVar(&c.out, "out", "docs/bench", "results folder (results.md, latency.svg); relative to the checkout")
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, under a minute: checks the harness, not the goals")
+	c.gh.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -103,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"stall-message-bytes": func() { c.stallMessageBytes = 128 << 10 }, "settle": func() { c.settle = 500 * time.Millisecond },
 			"stall-rounds": func() { c.stallRounds = 1 },
 		}
+		maps.Copy(smoke, c.gh.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -130,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-writes-per-sec, -duration and -namespaces must be positive and -casts at least -namespaces")
 	case c.lifecycles <= 0 || c.stormClients <= 0 || c.senders <= 0 || c.stallRounds <= 0:
 		return c, errors.New("-lifecycles, -storm-clients, -webhook-senders and -stall-rounds must be positive")
+	}
+	if err := c.gh.validate(); err != nil {
+		return c, err
 	}
 	return c, nil
 }

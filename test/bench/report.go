@@ -49,6 +49,7 @@ type stormResult struct {
 type controllerResult struct {
 	lifecycles, posts, retries, failed int
 	done, sent                         time.Duration
+	counted, attachCounted             int // GitHub fake calls that cost budget: in all, and before the deliveries
 	hooks                              summary
 }
 
@@ -72,6 +73,7 @@ type results struct {
 	stallRes     stallResult
 	storms       []stormResult
 	ctrl         controllerResult
+	gh           githubResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -157,6 +159,7 @@ func (r *results) evaluate() {
 		skip("Controller lifecycles", "all terminal and correct ≤ 30 s")
 		skip("Webhook response time", "p99 ≤ 50 ms")
 	}
+	r.githubGoals(add, skip)
 }
 
 func (r *results) stormGoals(add func(goal), skip func(string, string)) {

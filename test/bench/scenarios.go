@@ -86,6 +86,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("controller: %w", err)
 		}
 	}
+	if cfg.runs(scGitHub) {
+		if err := b.githubScenario(ctx); err != nil {
+			return fmt.Errorf("github: %w", err)
+		}
+	}
 	return nil
 }
 

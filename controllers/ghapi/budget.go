@@ -2,11 +2,14 @@ package ghapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/google/go-github/v89/github"
 )
 
 // Priority says whether a call may wait for GitHub budget to recover.
@@ -309,7 +312,15 @@ func (b *Budget) writeIn(ctx context.Context, key string, front bool, maxSleep t
 			return ctx.Err()
 		}
 	}
-	return send()
+	err := send()
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &abuse) {
+		// GitHub did not take it: it counts in neither window.
+		b.mu.Lock()
+		b.writes.unsend(at)
+		b.mu.Unlock()
+	}
+	return err
 }
 
 // maxWriteSleep is how long a worker may wait in place for its slot;

@@ -182,7 +182,7 @@ func rejectsRunDetails(err error) bool {
 
 // FindDispatchedRun looks for the run whose display_title contains
 // correlationID among the workflow's dispatch runs created since (less a
-// clock-skew margin). Only the newest 100 such runs are searched, so pass the
+// clock-skew margin). Only the newest 1,000 such runs are searched, so pass the
 // dispatch time, not an older one. RunID 0 with a nil error means "not there
 // yet": GitHub lists a run a few seconds after accepting its dispatch.
 func (c *Client) FindDispatchedRun(ctx context.Context, repository, workflow, correlationID string, since time.Time) (Dispatched, error) {
@@ -198,26 +198,34 @@ func (c *Client) FindDispatchedRun(ctx context.Context, repository, workflow, co
 		opts.Created = ">=" + since.Add(-clockSkew).UTC().Format(time.RFC3339)
 	}
 	ctx = withOperation(WithPriority(ctx, Essential), "list_runs")
-	var (
-		runs *github.WorkflowRuns
-		resp *github.Response
-	)
-	if id, ok := workflowID(workflow); ok {
-		runs, resp, err = c.gh.Actions.ListWorkflowRunsByID(ctx, owner, repo, id, opts)
-	} else {
-		runs, resp, err = c.gh.Actions.ListWorkflowRunsByFileName(ctx, owner, repo, workflow, opts)
-	}
-	c.observe(resp)
-	if err != nil {
-		return Dispatched{}, fmt.Errorf("listing runs of %s in %s: %w", workflow, repository, err)
-	}
 	var found *github.WorkflowRun
-	for _, r := range runs.WorkflowRuns {
-		// The oldest match wins so repeated lookups agree even if a
-		// duplicate dispatch ever happened.
-		if strings.Contains(r.GetDisplayTitle(), correlationID) && (found == nil || r.GetID() < found.GetID()) {
-			found = r
+	// A storm of dispatches puts hundreds of runs in the window: follow the
+	// pages, or a run past the first hundred would be dispatched again.
+	for range maxListPages {
+		var (
+			runs *github.WorkflowRuns
+			resp *github.Response
+		)
+		if id, ok := workflowID(workflow); ok {
+			runs, resp, err = c.gh.Actions.ListWorkflowRunsByID(ctx, owner, repo, id, opts)
+		} else {
+			runs, resp, err = c.gh.Actions.ListWorkflowRunsByFileName(ctx, owner, repo, workflow, opts)
 		}
+		c.observe(resp)
+		if err != nil {
+			return Dispatched{}, fmt.Errorf("listing runs of %s in %s: %w", workflow, repository, err)
+		}
+		for _, r := range runs.WorkflowRuns {
+			// The oldest match wins so repeated lookups agree even if a
+			// duplicate dispatch ever happened.
+			if strings.Contains(r.GetDisplayTitle(), correlationID) && (found == nil || r.GetID() < found.GetID()) {
+				found = r
+			}
+		}
+		if found != nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
 	}
 	if found == nil {
 		return Dispatched{}, nil

@@ -81,6 +81,13 @@ func (q *writeQueue) sending(key string, now time.Time) {
 	q.slots = append(q.slots, writeSlot{at: now, sent: true})
 }
 
+// unsend forgets a send GitHub refused with a secondary limit.
+func (q *writeQueue) unsend(at time.Time) {
+	if i := slices.IndexFunc(q.slots, func(s writeSlot) bool { return s.sent && s.at.Equal(at) }); i >= 0 {
+		q.slots = slices.Delete(q.slots, i, i+1)
+	}
+}
+
 // holdUntil drops every reservation and starts the queue again after a
 // rate-limit hold: callers come back after it and queue anew.
 func (q *writeQueue) holdUntil(t time.Time) {

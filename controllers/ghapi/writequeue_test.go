@@ -118,3 +118,14 @@ func TestWriteQueueSecondHalfGoesAhead(t *testing.T) {
 		t.Errorf("the retry waits %s, want the next second after a's send", w)
 	}
 }
+
+func TestWriteQueueForgetsRefusedSends(t *testing.T) {
+	q := newWriteQueue(0, 2, WritesPerHour)
+	q.claim("a", q0)
+	at := q.claim("b", q0)
+	// b met a secondary limit: GitHub did not count it, nor does the queue.
+	q.unsend(at)
+	if w := q.reserve("c", false, q0); w != 0 {
+		t.Errorf("after a refused send c waits %s, want the minute's second slot now", w)
+	}
+}

@@ -113,9 +113,19 @@ const method = `
   (` + "`slow_consumer`" + ` in /metrics) inside the window. The messages are large so that this happens at once. The
   stalled window starts 1 s after their streams opened: it measures clients that stopped reading, not the cost of
   writing a large snapshot to new ones.
-- **Controller** (5): the controller binary with a webhook secret and no GitHub token (attached Casts need no GitHub API;
-  resync is set to 1 h). Casts with ` + "`spec.runID`" + ` are created and attached first; then signed ` + "`workflow_run`" + `
-  requested, in_progress, ` + "`workflow_job`" + ` in_progress and completed, and ` + "`workflow_run`" + ` completed are POSTed
-  by concurrent senders, stage by stage. Time runs from the first POST until a direct list shows every Cast Succeeded,
-  progress 100, conclusion success, Complete=True.
+- **Controller** (5): the controller binary with a webhook secret and a token for the in-process GitHub fake
+  (` + "`controllers/ghapi/ghapitest`" + `, which keeps GitHub's rate-limit books), resync set to 1 h. Casts with
+  ` + "`spec.runID`" + ` are created and attached first; then signed ` + "`workflow_run`" + ` requested, in_progress,
+  ` + "`workflow_job`" + ` in_progress and completed, and ` + "`workflow_run`" + ` completed are POSTed by concurrent senders,
+  stage by stage. Time runs from the first POST until a direct list shows every Cast Succeeded, progress 100, conclusion
+  success, Complete=True. The row also gives the counted GitHub calls per lifecycle (completion lists artifacts and jobs).
+- **GitHub budget** (6): one controller against the GitHub fake, each part with its own token (a Secret named by
+  ` + "`spec.credentialsSecretRef`" + `) so the fake's books stay apart; real time, default ` + "`--resync-interval`" + `
+  (60 s). *Attached, no webhooks*: 1,000 Casts on queued runs in 10 repositories; a quiet window (3 min) of counted
+  calls projected to an hour; then every run starts (in_progress, UpdatedAt now) and each Cast's staleness is the time
+  until a direct list shows it Running. *Dispatch storm*: 500 Casts created at once; each run's ` + "`requested`" + `
+  delivery goes out as soon as the fake has the run, as GitHub sends it; then each run completes on the fake and its
+  five deliveries are sent; counted calls of the token per Cast include dispatch and completion. *Low budget*: a token
+  with 300 calls left and a reset 3 min away, 100 Casts followed by webhooks and 200 whose runs finish on the fake
+  without any; the fake's window resets on time.
 `

@@ -67,7 +67,9 @@ func (s *spread) take(key string, now time.Time) time.Duration {
 }
 
 // charge counts a call that went without waiting its turn (a conditional
-// read GitHub answered in full), so later ones wait for it.
+// read GitHub answered in full) against what the pace has to spare, never
+// into debt: a debt would make the next plain read wait for everybody's
+// past reads, however healthy the budget (the reserve bounds the rest).
 func (s *spread) charge(now time.Time) {
-	s.limiter.ReserveN(now, 1)
+	s.limiter.AllowN(now, 1)
 }

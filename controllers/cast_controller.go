@@ -80,6 +80,8 @@ type CastReconciler struct {
 	active *activeRuns
 	// postponed holds resyncs the budget or a credential problem put off.
 	postponed map[types.UID]time.Time
+	// owedJobs are Casts whose last resync read the run but not its jobs.
+	owedJobs map[types.UID]bool
 }
 
 // +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch;update;patch
@@ -302,4 +304,5 @@ func (r *CastReconciler) setDefaults() {
 	r.lastNews = map[types.UID]time.Time{}
 	r.active = newActiveRuns()
 	r.postponed = map[types.UID]time.Time{}
+	r.owedJobs = map[types.UID]bool{}
 }

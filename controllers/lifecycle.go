@@ -134,6 +134,7 @@ func (r *CastReconciler) forget(cast *castv1alpha1.Cast) {
 	defer r.mu.Unlock()
 	delete(r.lastNews, cast.UID)
 	delete(r.postponed, cast.UID)
+	delete(r.owedJobs, cast.UID)
 	delete(r.intents, cast.UID)
 }
 

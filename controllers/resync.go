@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,12 +92,37 @@ func (r *CastReconciler) resync(ctx context.Context, cast *castv1alpha1.Cast, gh
 	}
 	changed := r.applyRun(ctx, cast, run, now)
 	r.touch(cast, now)
-	if cast.Status.Phase.IsTerminal() || !changed {
+	if cast.Status.Phase.IsTerminal() || (!changed && !r.jobsOwed(cast)) {
 		return nil, nil
 	}
 	jobs, err := gh.ListJobs(ctx, repo, id, max(cast.Status.RunAttempt, 1))
+	var le *ghapi.LimitError
+	if errors.As(err, &le) && le.Reason == "spread" {
+		// The run is read; its jobs wait for their turn in the spread and
+		// are listed at a later resync, even if the run does not change.
+		r.oweJobs(cast, true)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resyncing jobs of run %d: %w", id, err)
 	}
+	r.oweJobs(cast, false)
 	return jobs, nil
+}
+
+// oweJobs notes that a resync read the Cast's run but not its jobs.
+func (r *CastReconciler) oweJobs(cast *castv1alpha1.Cast, owed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if owed {
+		r.owedJobs[cast.UID] = true
+	} else {
+		delete(r.owedJobs, cast.UID)
+	}
+}
+
+func (r *CastReconciler) jobsOwed(cast *castv1alpha1.Cast) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owedJobs[cast.UID]
 }

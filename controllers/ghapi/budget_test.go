@@ -95,7 +95,7 @@ func TestReserveKeepsTheLastCallsForEssentialWork(t *testing.T) {
 
 func TestResyncsSpreadOverWhatIsLeft(t *testing.T) {
 	srv := newFake(t)
-	// 600 left, 500 reserved: 100 over an hour, a tenth of them at once.
+	// 600 left, 500 reserved: 100 over an hour, a quarter of them at once.
 	srv.SetRateLimitFor("tok", 5000, 600, time.Now().Add(time.Hour))
 	c := budgetClient(t, srv, "tok")
 	allowed := 0
@@ -108,12 +108,12 @@ func TestResyncsSpreadOverWhatIsLeft(t *testing.T) {
 		}
 		allowed++
 	}
-	if limitReason(err) != "spread" || allowed < 9 || allowed > 12 {
-		t.Errorf("%d background calls went, then %v; want about 10, then a spread delay", allowed, err)
+	if limitReason(err) != "spread" || allowed < 23 || allowed > 27 {
+		t.Errorf("%d background calls went, then %v; want about 25, then a spread delay", allowed, err)
 	}
-	// About 36 s apart: 100 calls spread over the hour.
-	if w := RetryAfter(err); w < 20*time.Second || w > 40*time.Second {
-		t.Errorf("next background call in %s, want about 36s", w)
+	// The 75 left above the reserve spread over the hour: 48 s apart.
+	if w := RetryAfter(err); w < 35*time.Second || w > 60*time.Second {
+		t.Errorf("next background call in %s, want about 48s", w)
 	}
 }
 

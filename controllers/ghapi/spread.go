@@ -25,14 +25,15 @@ func newSpread() spread {
 }
 
 // retune sets the pace for left calls until the reset; fill starts a new
-// window with a full bucket. A tenth of what is left may go at once, so a
-// round of resyncs after a quiet spell is not drawn out.
+// window with a full bucket. A quarter of what is left may go at once, so
+// a round of resyncs after a quiet spell (a thousand Casts attached at
+// once) is not drawn out.
 func (s *spread) retune(left int, until time.Duration, now time.Time, fill bool) {
 	if left <= 0 || until <= 0 {
 		// The reserve check refuses background calls by itself.
 		return
 	}
-	limit, burst := rate.Limit(float64(left)/until.Seconds()), max(left/10, 1)
+	limit, burst := rate.Limit(float64(left)/until.Seconds()), max(left/4, 1)
 	if fill {
 		s.limiter = rate.NewLimiter(limit, burst)
 		clear(s.slots)

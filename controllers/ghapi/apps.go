@@ -113,10 +113,13 @@ func newAppCache() appCache {
 // forApp returns the Client of the App's installation on repository's
 // owner, looking the installation up when it is not given.
 func (c *Clients) forApp(ctx context.Context, appID, installation int64, pem []byte, source, repository string) (*Client, error) {
+	badKey := func(err error) error {
+		return accessError(v1alpha1.ReasonCredentialsInvalid, repository,
+			fmt.Errorf("GitHub App %d private key from %s: %w", appID, source, err))
+	}
 	atr, err := c.appTransport(appID, pem)
 	if err != nil {
-		return nil, accessError(v1alpha1.ReasonCredentialsInvalid, repository,
-			fmt.Errorf("GitHub App %d private key from %s: %w", appID, source, err))
+		return nil, badKey(err)
 	}
 	if installation == 0 {
 		if installation, err = c.installationFor(ctx, atr, appKey{id: appID, key: sha256.Sum256(pem)}, repository); err != nil {
@@ -132,12 +135,10 @@ func (c *Clients) forApp(ctx context.Context, appID, installation int64, pem []b
 	}
 	// Each installation gets an AppsTransport of its own: ghinstallation
 	// writes to it while renewing, under the installation's lock only.
-	own, err := ghinstallation.NewAppsTransport(c.http.Transport, appID, pem)
+	own, err := c.newAppsTransport(appID, pem)
 	if err != nil {
-		return nil, accessError(v1alpha1.ReasonCredentialsInvalid, repository,
-			fmt.Errorf("GitHub App %d private key from %s: %w", appID, source, err))
+		return nil, badKey(err)
 	}
-	own.BaseURL = c.apiRoot()
 	itr := ghinstallation.NewFromAppsTransport(own, installation)
 	itr.BaseURL = c.apiRoot()
 	budget := c.budgetLocked(name)
@@ -164,16 +165,26 @@ func (c *Clients) appTransport(appID int64, pem []byte) (*ghinstallation.AppsTra
 	if atr, ok := c.apps.transports[k]; ok {
 		return atr, nil
 	}
+	atr, err := c.newAppsTransport(appID, pem)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.apps.transports) >= maxCachedApps {
+		clear(c.apps.transports)
+	}
+	c.apps.transports[k] = atr
+	return atr, nil
+}
+
+// newAppsTransport parses the App's key into a JWT-signing transport
+// aimed at the configured API root.
+func (c *Clients) newAppsTransport(appID int64, pem []byte) (*ghinstallation.AppsTransport, error) {
 	atr, err := ghinstallation.NewAppsTransport(c.http.Transport, appID, pem)
 	if err != nil {
 		// ghinstallation says what is wrong with the PEM; never echo it.
 		return nil, fmt.Errorf("not a PEM-encoded RSA private key: %w", err)
 	}
 	atr.BaseURL = c.apiRoot()
-	if len(c.apps.transports) >= maxCachedApps {
-		clear(c.apps.transports)
-	}
-	c.apps.transports[k] = atr
 	return atr, nil
 }
 

@@ -104,17 +104,34 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// controllerScenario runs scenario 5 against the controller binary.
-func (b *bench) controllerScenario(ctx context.Context) error {
-	L := b.cfg.lifecycles
+// startController runs the controller binary with the bench's webhook
+// secret on free ports, plus args, and returns once it is ready, with the
+// webhook receiver's address.
+func (b *bench) startController(logName string, args ...string) (*child, string, error) {
 	hookAddr, err := freePort()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	probeAddr, err := freePort()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
+	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, logName), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
+		append([]string{"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
+			"--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr}, args...)...)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ctrl.waitHTTP("http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
+		ctrl.stop()
+		return nil, "", err
+	}
+	return ctrl, hookAddr, nil
+}
+
+// controllerScenario runs scenario 5 against the controller binary.
+func (b *bench) controllerScenario(ctx context.Context) error {
+	L := b.cfg.lifecycles
 	// The delivery scenarios' Casts name runs that exist nowhere; with a
 	// token the controller would keep asking GitHub about them.
 	for i := range b.cfg.namespaces {
@@ -137,17 +154,12 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 		fake.AddRun(ghapitest.Run{ID: id, Repository: benchRepo, CreatedAt: created,
 			DisplayTitle: fmt.Sprintf("cast bench-%d", i), Jobs: []ghapitest.Job{benchJob(id, "queued", created)}})
 	}
-	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, "controller.log"), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
-		"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr, "--resync-interval", "1h",
+	ctrl, hookAddr, err := b.startController("controller.log", "--resync-interval", "1h",
 		"--github-api-url", fake.URL, "--github-token-file", tokenFile)
 	if err != nil {
 		return err
 	}
 	defer ctrl.stop()
-	if err := ctrl.waitHTTP("http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
-		return err
-	}
 
 	err = parallel(ctx, L, 16, func(i int) error {
 		return ignoreExists(b.cl.k8s.Create(ctx, &castv1alpha1.Cast{

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -100,25 +99,12 @@ func (b *bench) githubScenario(ctx context.Context) error {
 			return fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
-	hookAddr, err := freePort()
-	if err != nil {
-		return err
-	}
-	probeAddr, err := freePort()
-	if err != nil {
-		return err
-	}
-	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, "controller-github.log"), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
-		"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr,
+	ctrl, hookAddr, err := b.startController("controller-github.log",
 		"--github-api-url", fake.URL, "--resync-interval", g.resync.String())
 	if err != nil {
 		return err
 	}
 	defer ctrl.stop()
-	if err := ctrl.waitHTTP("http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
-		return err
-	}
 	env := &ghEnv{fake: fake, ctrl: ctrl, hookURL: "http://" + hookAddr + webhook.DefaultPath}
 	env.seq.Store(1 << 40)
 

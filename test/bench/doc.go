@@ -128,4 +128,19 @@ const method = `
   five deliveries are sent; counted calls of the token per Cast include dispatch and completion. *Low budget*: a token
   with 300 calls left and a reset 3 min away, 100 Casts followed by webhooks and 200 whose runs finish on the fake
   without any; the fake's window resets on time.
+- **GitHub to screen** (7): a fresh streamer and a controller with a webhook secret, a token for the GitHub fake and
+  ` + "`--resync-interval 1h`" + ` (so no REST resync interferes; the row gives the counted GitHub calls in the window).
+  Each window has its own 200 Casts attached to in-progress runs in one namespace, which all 1,000 clients stream
+  (ServiceAccount tokens, the allocation-free reader). Signed ` + "`workflow_job`" + ` in_progress deliveries are POSTed at
+  a steady rate (10/s, then 100/s, 20 s each), one goroutine per POST, round-robin over the Casts: each has one more
+  finished step than the last for its Cast and names its running step ` + "`c=<cast> d=<delivery>`" + `, so the
+  Cast's status.message, which every event carries, identifies the delivery. Latency runs from the start of the POST
+  to the read of the matching event by the *last* client, both stamped in the bench process; a read before its POST
+  started counts as negative and fails the row. The streamer coalesces per Cast (latest state wins), so a client that
+  reads a Cast's event for a later delivery has seen that Cast's earlier ones too. Completeness: every client must see
+  every delivery within 15 s of the last POST, every POST must be answered 202 "delivered to 1 cast(s)", and no stream
+  may drop; anything less fails. The baseline is one client-go watch of the same namespace straight to
+  kube-apiserver, timed against the same POSTs: it is the controller's and kube-apiserver's share of the latency, and the
+  rows give the clients' p99 as a multiple of it. CPU seconds of the controller, streamer, kube-apiserver and the bench
+  itself are over the window and its drain.
 `

@@ -76,6 +76,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("storm: %w", err)
 		}
 	}
+	if cfg.runs(scScreen) {
+		if err := b.screenScenario(ctx); err != nil {
+			return fmt.Errorf("screen: %w", err)
+		}
+	}
 	if b.streamer != nil {
 		b.streamer.stop()
 		b.streamer = nil

@@ -158,7 +158,7 @@ func (b *bench) screenScenario(ctx context.Context) error {
 	for _, w := range windows {
 		time.Sleep(time.Second) // let the previous window's tail settle
 		b.progress("screen: %d clients, %d deliveries/s for %s", cfg.clients, w.rate, cfg.duration)
-		r, err := b.screenWindow(ctx, fleet, base, fake, ctrl, hc, url, w)
+		r, err := b.runScreenWindow(ctx, fleet, base, fake, ctrl, hc, url, w)
 		if err != nil {
 			return err
 		}
@@ -170,10 +170,10 @@ func (b *bench) screenScenario(ctx context.Context) error {
 
 func screenCastName(c int) string { return fmt.Sprintf("screen-%d", c) }
 
-// screenWindow posts w's deliveries at w.rate, each in its own goroutine
+// runScreenWindow posts w's deliveries at w.rate, each in its own goroutine
 // so a slow answer never delays the schedule, then waits up to
 // screenDrain for the last events.
-func (b *bench) screenWindow(ctx context.Context, fleet *screenFleet, base *screenWatch, fake *ghapitest.Server, ctrl *child,
+func (b *bench) runScreenWindow(ctx context.Context, fleet *screenFleet, base *screenWatch, fake *ghapitest.Server, ctrl *child,
 	hc *http.Client, url string, w *screenWindow) (screenResult, error) {
 	connected := fleet.connected()
 	w.clients = int32(connected)

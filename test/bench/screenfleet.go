@@ -200,12 +200,15 @@ func (f *screenFleet) read(body io.ReadCloser) {
 			}
 			return
 		}
-		now := time.Now().UnixNano()
 		if !synced && bytes.HasPrefix(line, syncedLine) {
 			synced = true
 			f.synced.Add(1)
 			continue
 		}
+		if !bytes.HasPrefix(line, prefixData) {
+			continue
+		}
+		now := time.Now().UnixNano()
 		at := bytes.Index(line, screenKey)
 		if at < 0 {
 			continue

@@ -83,12 +83,15 @@ func (r *results) screenGoals(add func(goal), skip func(string, string)) {
 }
 
 // marginOf says how far a latency is under its target: "(2.4× margin)",
-// "(1.3× margin, thin)" under 2×.
+// "(1.3× margin, thin)" under 2×, "(2.00× the target: over it)" above it.
 func marginOf(target, got time.Duration) string {
 	if got <= 0 {
 		return "(no margin: no measurement)"
 	}
 	m := float64(target) / float64(got)
+	if m < 1 {
+		return fmt.Sprintf("(%.2f× the target: over it)", 1/m)
+	}
 	if m < 2 {
 		return fmt.Sprintf("(%.1f× margin, thin)", m)
 	}

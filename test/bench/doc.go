@@ -128,4 +128,13 @@ const method = `
   five deliveries are sent; counted calls of the token per Cast include dispatch and completion. *Low budget*: a token
   with 300 calls left and a reset 3 min away, 100 Casts followed by webhooks and 200 whose runs finish on the fake
   without any; the fake's window resets on time.
+- **Idle Casts** (7): 10,000 Casts with ` + "`spec.runID`" + ` over 20 namespaces (runs in 100 repositories), created
+  once; earlier scenarios' Casts are deleted first, so the controller's reconciles are theirs alone. The controller runs
+  twice over them with ` + "`--resync-interval 30s`" + ` (half the 60 s default: the 60 s window spans two resyncs, and
+  both figures are taken at twice the default cadence): without a token (they would follow webhooks alone, and none
+  come), then with a token for the GitHub fake, which lists their runs as queued (its budget for that token is raised:
+  this row is about idleness, budget spreading is scenario 6's). Each run waits until a direct list shows every Cast
+  reconciled once (attached, then Queued), then counts ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + `
+  from the controller's /metrics before and after the window, and its CPU from /proc. The design is one look per
+  interval (jittered up to +10%), so that figure is just under 1 and its margin is thin by construction.
 `

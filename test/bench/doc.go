@@ -130,8 +130,8 @@ const method = `
   without any; the fake's window resets on time.
 - **Idle Casts** (7): 10,000 Casts with ` + "`spec.runID`" + ` over 20 namespaces (runs in 100 repositories), created
   once; earlier scenarios' Casts are deleted first, so the controller's reconciles are theirs alone. The controller runs
-  twice over them with ` + "`--resync-interval 30s`" + ` (half the 60 s default: the 60 s window spans two resyncs, and
-  both figures are taken at twice the default cadence): without a token (they would follow webhooks alone, and none
+  twice over them at the default ` + "`--resync-interval`" + ` (60 s; the 120 s window spans two resyncs; an idle Cast's
+  cost is paid per interval, so at 30 s the CPU doubles): without a token (they would follow webhooks alone, and none
   come), then with a token for the GitHub fake, which lists their runs as queued (its budget for that token is raised:
   this row is about idleness, budget spreading is scenario 6's). Each run waits until a direct list shows every Cast
   reconciled once (attached, then Queued), then counts ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + `

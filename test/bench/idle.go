@@ -277,11 +277,16 @@ func (b *bench) idleRun(ctx context.Context, label string, ready func(*castv1alp
 	default:
 		run.ok, run.reconciles = true, b1-b0
 	}
+	// How long a reconcile took and how many waited at the end say
+	// whether the controller kept up with its schedule.
+	tSum := seriesSum(after, "controller_runtime_reconcile_time_seconds_sum{") - seriesSum(before, "controller_runtime_reconcile_time_seconds_sum{")
+	tCount := seriesSum(after, "controller_runtime_reconcile_time_seconds_count{") - seriesSum(before, "controller_runtime_reconcile_time_seconds_count{")
+	waiting := seriesSum(after, "workqueue_depth{")
 	note := run.why
 	b.progress("idle, %s: %.0f reconciles, controller %.1f CPU s in the window %s", label, run.reconciles, us[1].CPU, run.why)
 	if run.ok {
-		note = fmt.Sprintf("%s reconciles in %s (%.2f per Cast per %s resync interval); every Cast reconciled once %s after the controller started",
-			human(run.reconciles), run.window, run.perInterval(), run.resync, dur(run.settled))
+		note = fmt.Sprintf("%s reconciles in %s (%.2f per Cast per %s resync interval), %s each on average, %.0f waiting in the queue at the end; every Cast reconciled once %s after the controller started",
+			human(run.reconciles), run.window, run.perInterval(), run.resync, dur(time.Duration(tSum/max(tCount, 1)*float64(time.Second))), waiting, dur(run.settled))
 	}
 	b.res.add(row{scenario: "7. idle Casts", design: "attached, no news, " + label, clients: c.casts,
 		throughput: fmt.Sprintf("%.1f reconciles/s", run.reconciles/run.window.Seconds()),
@@ -300,6 +305,17 @@ func reconcileTotal(m metrics) (float64, bool) {
 		}
 	}
 	return n, found
+}
+
+// seriesSum adds up the Cast controller's series that start with prefix.
+func seriesSum(m metrics, prefix string) float64 {
+	var n float64
+	for series, v := range m {
+		if strings.HasPrefix(series, prefix) && strings.Contains(series, `controller="cast"`) {
+			n += v
+		}
+	}
+	return n
 }
 
 // idleCastsGoals: with and without a token, an idle Cast costs at most

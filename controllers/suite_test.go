@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -87,6 +88,11 @@ var _ = AfterSuite(func() {
 type managerOptions struct {
 	github        ghapi.Options
 	webhookResync time.Duration
+	// resync replaces testResync as --resync-interval.
+	resync time.Duration
+	// namespace, when set, is the only one the manager's cache sees, so a
+	// spec can count the reconciles of its own Casts.
+	namespace string
 }
 
 // startManager runs a fresh controller process: new manager, new reconciler
@@ -99,7 +105,12 @@ func startManagerWith(o managerOptions) {
 	}
 	o.github.WriteInterval = cmp.Or(o.github.WriteInterval, 50*time.Millisecond)
 	activity := NewWebhookActivity(cmp.Or(o.webhookResync, testResync))
+	var cacheOpts cache.Options
+	if o.namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.namespace: {}}
+	}
 	mgr, err := manager.New(cfg, manager.Options{
+		Cache:   cacheOpts,
 		Scheme:  localcluster.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Every test restart builds a new controller named "cast".
@@ -113,7 +124,7 @@ func startManagerWith(o managerOptions) {
 		Inbox:                 inbox,
 		Activity:              activity,
 		Recorder:              mgr.GetEventRecorder("cast-controller"),
-		ResyncInterval:        testResync,
+		ResyncInterval:        cmp.Or(o.resync, testResync),
 		WebhookResyncInterval: cmp.Or(o.webhookResync, testResync),
 		DispatchGrace:         2 * time.Second,
 		CancelGrace:           3 * time.Second,

@@ -38,9 +38,10 @@ const (
 	scController = "controller"
 	scGitHub     = "github"
 	scScreen     = "screen"
+	scIdle       = "idle"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub, scScreen}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scScreen, scController, scIdle, scGitHub}
 
 type config struct {
 	clients           []int
@@ -65,6 +66,7 @@ type config struct {
 	scenarios         []string
 	gh                githubConfig
 	screen            screenConfig
+	idle              idleConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -94,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, under a minute: checks the harness, not the goals")
 	c.gh.bind(fs)
 	c.screen.bind(fs)
+	c.idle.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -112,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		maps.Copy(smoke, c.gh.smoke())
 		maps.Copy(smoke, c.screen.smoke())
+		maps.Copy(smoke, c.idle.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -144,6 +148,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	if err := c.screen.validate(); err != nil {
+		return c, err
+	}
+	if err := c.idle.validate(); err != nil {
 		return c, err
 	}
 	return c, nil

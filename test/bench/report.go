@@ -75,6 +75,7 @@ type results struct {
 	ctrl         controllerResult
 	gh           githubResults
 	screen       []screenResult
+	idleCasts    []idleRun
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -162,6 +163,7 @@ func (r *results) evaluate() {
 	}
 	r.githubGoals(add, skip)
 	r.screenGoals(add, skip)
+	r.idleCastsGoals(add, skip)
 }
 
 func (r *results) stormGoals(add func(goal), skip func(string, string)) {

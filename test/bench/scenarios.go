@@ -91,6 +91,12 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("controller: %w", err)
 		}
 	}
+	if cfg.runs(scIdle) {
+		b.progress("idle: %d attached Casts with no news, without and with a token", cfg.idle.casts)
+		if err := b.idleScenario(ctx); err != nil {
+			return fmt.Errorf("idle: %w", err)
+		}
+	}
 	if cfg.runs(scGitHub) {
 		if err := b.githubScenario(ctx); err != nil {
 			return fmt.Errorf("github: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v89/github"
+	"k8s.io/utils/lru"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -47,6 +48,9 @@ type Client struct {
 	// a write (no permission, bad credentials) for a minute, so Casts
 	// waiting for a fix do not send it again and again.
 	refusals map[string]refusal
+	// listings holds decoded repository listings by URL and ETag (see
+	// listRunsPage); created on first use.
+	listings *lru.Cache
 }
 
 // Budget is the account this Client draws on, shared with every Client of

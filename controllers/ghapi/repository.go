@@ -2,9 +2,14 @@ package ghapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/google/go-github/v89/github"
+	"k8s.io/utils/lru"
 
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
@@ -18,6 +23,17 @@ var ActiveStatuses = []string{"queued", "in_progress"}
 // rest are read on their own, only when their Casts resync.
 const maxListPages = 10
 
+// maxListingMemos bounds the decoded listing pages a Client keeps: a page
+// per (repository, status, page) it lists.
+const maxListingMemos = 4096
+
+// listingMemo is one listing page as this Client last decoded it, under
+// the ETag GitHub gave it.
+type listingMemo struct {
+	etag string
+	runs []runstatus.Run
+}
+
 // ListActiveRuns returns the repository's queued and in-progress runs.
 // One listing (100 runs a page, conditional, so free when nothing changed)
 // stands in for a GET of every run a repository's Casts follow.
@@ -29,23 +45,78 @@ func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runst
 	ctx = withOperation(ctx, "list_active_runs")
 	var out []runstatus.Run
 	for _, status := range ActiveStatuses {
-		opts := &github.ListWorkflowRunsOptions{Status: status, ListOptions: github.ListOptions{PerPage: 100}}
-		pageCtx := ctx
+		page, pageCtx := 0, ctx
 		for range maxListPages {
-			runs, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(pageCtx, owner, repo, opts)
-			c.observe(resp)
+			runs, next, err := c.listRunsPage(pageCtx, owner, repo, repository, status, page)
 			if err != nil {
 				return nil, fmt.Errorf("listing %s runs of %s: %w", status, repository, err)
 			}
-			for _, r := range runs.WorkflowRuns {
-				out = append(out, convertRun(r, repository))
-			}
-			if resp.NextPage == 0 {
+			out = append(out, runs...)
+			if next == 0 {
 				break
 			}
-			opts.Page = resp.NextPage
-			pageCtx = continuation(ctx)
+			page, pageCtx = next, continuation(ctx)
 		}
 	}
 	return out, nil
+}
+
+// listRunsPage reads one page of a repository's runs in status. A page
+// GitHub answers 304 for (the ETag transport replays it under the same
+// ETag) is not decoded again: with thousands of idle Casts, decoding
+// unchanged listings was most of what their resyncs cost.
+func (c *Client) listRunsPage(ctx context.Context, owner, repo, repository, status string, page int) ([]runstatus.Run, int, error) {
+	q := url.Values{"status": {status}, "per_page": {"100"}}
+	if page > 0 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	u := fmt.Sprintf("repos/%s/%s/actions/runs?%s", url.PathEscape(owner), url.PathEscape(repo), q.Encode())
+	req, err := c.gh.NewRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := c.gh.BareDo(req)
+	c.observe(resp)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if m, ok := c.listingMemo(u); ok && etag != "" && m.etag == etag {
+		return m.runs, resp.NextPage, nil
+	}
+	var list github.WorkflowRuns
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, 0, fmt.Errorf("decoding the listing: %w", err)
+	}
+	runs := make([]runstatus.Run, 0, len(list.WorkflowRuns))
+	for _, r := range list.WorkflowRuns {
+		runs = append(runs, convertRun(r, repository))
+	}
+	if etag != "" {
+		c.rememberListing(u, listingMemo{etag: etag, runs: runs})
+	}
+	return runs, resp.NextPage, nil
+}
+
+func (c *Client) listingMemo(key string) (listingMemo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listings == nil {
+		return listingMemo{}, false
+	}
+	v, ok := c.listings.Get(key)
+	if !ok {
+		return listingMemo{}, false
+	}
+	return v.(listingMemo), true
+}
+
+func (c *Client) rememberListing(key string, m listingMemo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listings == nil {
+		c.listings = lru.New(maxListingMemos)
+	}
+	c.listings.Add(key, m)
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -46,9 +48,48 @@ func BenchmarkDelivery(b *testing.B) {
 	}
 }
 
+// TestDeliveryCountsEveryEvent runs the benchmark's path briefly and
+// checks what the benchmark takes on trust and the metrics promise: every
+// client reads every event, each counted once in events_sent and observed
+// once in the delivery lag histogram.
+func TestDeliveryCountsEveryEvent(t *testing.T) {
+	const clients, rounds = 40, 30
+	rig := newDeliveryRig(t, clients, 4)
+	sent0 := statusEventsSent()
+	lag0 := lagCount(t)
+	for round := range rounds {
+		rig.round(t, round)
+	}
+	if n := rig.delivered.Load(); n != clients*rounds {
+		t.Fatalf("read %d events, want %d", n, clients*rounds)
+	}
+	if got := statusEventsSent() - sent0; got != clients*rounds {
+		t.Errorf("events_sent{event=status|progress} rose by %v, want %d", got, clients*rounds)
+	}
+	if got := lagCount(t) - lag0; got != clients*rounds {
+		t.Errorf("delivery lag observed %d times, want %d", got, clients*rounds)
+	}
+}
+
+// statusEventsSent is what the rounds send: a Cast's first write is a
+// status event (its phase changes), the later ones progress events.
+func statusEventsSent() float64 {
+	return testutil.ToFloat64(sentSeries[sentSlot(hub.KindStatus)]) + testutil.ToFloat64(sentSeries[sentSlot(hub.KindProgress)])
+}
+
+func lagCount(t *testing.T) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := deliveryLag.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
 type deliveryRig struct {
 	hub       *hub.Hub
 	namespace []string
+	clients   int
 	rv        int64
 	remaining atomic.Int64 // events of the round not yet read
 	delivered atomic.Int64 // events read since the last reset
@@ -56,10 +97,45 @@ type deliveryRig struct {
 	readers   sync.WaitGroup
 }
 
+const castsPerNS = 10
+
 func benchDelivery(b *testing.B, clients, namespaces int) {
+	rig := newDeliveryRig(b, clients, namespaces)
+	rig.delivered.Store(0)
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0, err := processCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for round := range b.N {
+		rig.round(b, round)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu1, err := processCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := cpu1 - cpu0
+	runtime.ReadMemStats(&m1)
+	n := rig.delivered.Load()
+	if want := int64(b.N) * int64(clients); n != want {
+		b.Fatalf("delivered %d events, want %d", n, want)
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(n), "ns/delivery")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/delivery")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n), "allocs/delivery")
+}
+
+// newDeliveryRig serves clients streams, spread over namespaces, each with
+// castsPerNS Casts, and returns once every client has read "synced".
+func newDeliveryRig(tb testing.TB, clients, namespaces int) *deliveryRig {
 	logf.SetLogger(logr.Discard())
-	const castsPerNS = 10
-	rig := &deliveryRig{hub: hub.New(0, nil), roundDone: make(chan struct{}, 1)}
+	rig := &deliveryRig{hub: hub.New(0, nil), clients: clients, roundDone: make(chan struct{}, 1)}
 	for i := range namespaces {
 		ns := "ns-" + strconv.Itoa(i)
 		rig.namespace = append(rig.namespace, ns)
@@ -89,11 +165,11 @@ func benchDelivery(b *testing.B, clients, namespaces int) {
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute}
 	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() {
+	tb.Cleanup(func() {
 		rig.hub.Close() // ends every detached stream ("shutdown")
 		_ = srv.Shutdown(context.Background())
 		s.detached.Wait()
@@ -104,53 +180,32 @@ func benchDelivery(b *testing.B, clients, namespaces int) {
 	for i := range clients {
 		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		rig.readers.Add(1)
 		go rig.read(conn, rig.namespace[i%namespaces], synced)
 	}
 	for range clients {
 		if err := <-synced; err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 
-	rig.delivered.Store(0)
-	runtime.GC()
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	cpu0, err := processCPU()
-	if err != nil {
-		b.Fatal(err)
+	return rig
+}
+
+// round makes one status write in every namespace and waits until every
+// client has read its event.
+func (rig *deliveryRig) round(tb testing.TB, round int) {
+	rig.remaining.Store(int64(rig.clients))
+	for _, ns := range rig.namespace {
+		rig.hub.OnUpdate(nil, rig.cast(ns, round%castsPerNS, int32(round%100)+1))
 	}
-	b.ResetTimer()
-	start := time.Now()
-	for round := range b.N {
-		rig.remaining.Store(int64(clients))
-		for _, ns := range rig.namespace {
-			rig.hub.OnUpdate(nil, rig.cast(ns, round%castsPerNS, int32(round%100)+1))
-		}
-		select {
-		case <-rig.roundDone:
-		case <-time.After(30 * time.Second):
-			b.Fatalf("round %d: %d of %d clients did not get their event", round, rig.remaining.Load(), clients)
-		}
+	select {
+	case <-rig.roundDone:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("round %d: %d of %d clients did not get their event", round, rig.remaining.Load(), rig.clients)
 	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cpu1, err := processCPU()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpu := cpu1 - cpu0
-	runtime.ReadMemStats(&m1)
-	n := rig.delivered.Load()
-	if want := int64(b.N) * int64(clients); n != want {
-		b.Fatalf("delivered %d events, want %d", n, want)
-	}
-	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(n), "ns/delivery")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/delivery")
-	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n), "allocs/delivery")
 }
 
 // cast is Cast ns/c-<i> at a new resourceVersion; progress 0 is Queued,
@@ -180,19 +235,26 @@ func (rig *deliveryRig) read(conn net.Conn, ns string, synced chan<- error) {
 		return
 	}
 	br := bufio.NewReaderSize(conn, 4096)
-	live := false
+	// Before the synced event, in it (its data line is not an event to
+	// count), then live, reported once synced's data is read.
+	const before, inSynced, live = 0, 1, 2
+	state := before
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
-			if !live {
+			if state != live {
 				synced <- fmt.Errorf("stream of %s ended before synced: %w", ns, err)
 			}
 			return
 		}
 		switch {
-		case !live:
+		case state == before:
 			if bytes.Equal(line, []byte("event: synced\n")) {
-				live = true
+				state = inSynced
+			}
+		case state == inSynced:
+			if bytes.HasPrefix(line, []byte("data:")) {
+				state = live
 				synced <- nil
 			}
 		case bytes.HasPrefix(line, []byte("data:")):

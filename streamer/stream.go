@@ -162,37 +162,6 @@ func (sw *streamWriter) add(u *hub.Update, kind hub.Kind) error {
 	return err
 }
 
-// count records one event of kind for eventsSent.
-func (sw *streamWriter) count(kind hub.Kind) {
-	if i := sentSlot(kind); i >= 0 {
-		sw.unsent[i]++
-		return
-	}
-	eventsSent.WithLabelValues(string(kind)).Inc()
-}
-
-// countSent adds the events counted since the last call to eventsSent.
-func (sw *streamWriter) countSent() {
-	for i, n := range sw.unsent {
-		if n > 0 {
-			sentSeries[i].Add(float64(n))
-			sw.unsent[i] = 0
-		}
-	}
-}
-
-// drain takes sub's pending updates into the stream's reused slice, and
-// reads the clock for their delivery lag.
-func (sw *streamWriter) drain(sub *hub.Subscriber) []*hub.Update {
-	if cap(sw.drained) > maxKeptDrain {
-		sw.drained = nil
-	}
-	clear(sw.drained[:cap(sw.drained)]) // the last wake-up's updates: do not pin them
-	sw.drained = sub.DrainTo(sw.drained[:0])
-	sw.now = time.Now()
-	return sw.drained
-}
-
 // liveStream is an admitted stream: what pump needs, and what must be
 // undone when it ends.
 type liveStream struct {

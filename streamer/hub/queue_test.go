@@ -110,6 +110,34 @@ func TestQueueMatchesModel(t *testing.T) {
 	}
 }
 
+// A stream is woken by the first update of a batch; the rest are in the
+// Drain it then makes, so they need no wake-up of their own.
+func TestSubscriberWakesOncePerBatch(t *testing.T) {
+	s := newSubscriber(Filter{})
+	ready := func() bool {
+		select {
+		case <-s.Ready():
+			return true
+		default:
+			return false
+		}
+	}
+	for round := range 3 {
+		s.push(upd("a", int64(3*round+1), KindStatus, false))
+		if !ready() {
+			t.Fatalf("round %d: no wake-up for the first update", round)
+		}
+		s.push(upd("b", int64(3*round+2), KindStatus, false))
+		s.push(upd("a", int64(3*round+3), KindProgress, false))
+		if ready() {
+			t.Fatalf("round %d: woken again before draining", round)
+		}
+		if got := len(s.DrainTo(nil)); got != 2 {
+			t.Fatalf("round %d: drained %d updates, want 2", round, got)
+		}
+	}
+}
+
 func TestSubSetRemovesAnyMember(t *testing.T) {
 	ss := &subSet{pos: map[*Subscriber]int{}}
 	subs := make([]*Subscriber, 5)

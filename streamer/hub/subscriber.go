@@ -132,11 +132,14 @@ func (s *Subscriber) push(u *Update) {
 		s.mu.Unlock()
 		return
 	}
+	// Only the update that makes the queue non-empty wakes the stream:
+	// the later ones are taken by the same Drain, which the stream, woken
+	// (or about to be), has not made yet; Drain and push share the lock.
+	wake := s.pending.len() == 0
 	s.pending.push(u, merge)
 	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	if wake {
+		s.Wake()
 	}
 }
 

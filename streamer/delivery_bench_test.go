@@ -41,7 +41,11 @@ import (
 // next. ns/delivery is wall time, cpu-ns/delivery the process's CPU time
 // (streamer and the in-process readers, which cost the same before and
 // after a change to the streamer), allocs/delivery every allocation of
-// the process, per event read.
+// the process, per event read. Run it with, for example,
+//
+//	go test -run '^$' -bench Delivery -benchtime 300x -cpuprofile cpu.out ./streamer/
+//
+// (no envtest: the suite's kube-apiserver starts only for TestStreamer).
 func BenchmarkDelivery(b *testing.B) {
 	for _, clients := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchDelivery(b, clients, 10) })

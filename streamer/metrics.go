@@ -3,6 +3,8 @@ package streamer
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
 // Stream metrics, on the same registry as controller-runtime's, served at
@@ -23,6 +25,30 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	})
 )
+
+// sentKinds are the event types a stream counts without a label lookup:
+// their eventsSent series are resolved once (sentSeries), and a stream
+// adds up what it wrote per type and adds that to the series once per
+// write to its socket (see streamWriter.count), instead of looking a
+// series up and incrementing it, a contended atomic, for every event.
+var sentKinds = [...]hub.Kind{hub.KindStatus, hub.KindProgress, hub.KindComplete, hub.KindDeleted, hub.KindSynced}
+
+var sentSeries = func() (s [len(sentKinds)]prometheus.Counter) {
+	for i, k := range sentKinds {
+		s[i] = eventsSent.WithLabelValues(string(k))
+	}
+	return s
+}()
+
+// sentSlot is kind's index in sentKinds, or -1.
+func sentSlot(kind hub.Kind) int {
+	for i, k := range sentKinds {
+		if k == kind {
+			return i
+		}
+	}
+	return -1
+}
 
 func init() {
 	metrics.Registry.MustRegister(openStreams, eventsSent, streamsClosed, deliveryLag)

@@ -46,7 +46,7 @@ type Hub struct {
 	subs    map[*Subscriber]struct{}
 	// byNS indexes subs by the namespace they watch ("" for all
 	// namespaces), so a change is offered only to streams that may want it.
-	byNS   map[string]map[*Subscriber]struct{}
+	byNS   map[string]*subSet
 	closed bool
 }
 
@@ -64,7 +64,7 @@ func New(maxTombstones int, now func() time.Time) *Hub {
 		now:           now,
 		casts:         map[types.NamespacedName]*state{},
 		subs:          map[*Subscriber]struct{}{},
-		byNS:          map[string]map[*Subscriber]struct{}{},
+		byNS:          map[string]*subSet{},
 	}
 }
 
@@ -163,15 +163,50 @@ func stateKind(terminal bool) Kind {
 	return KindStatus
 }
 
-// publish hands u to every matching subscriber; pushes never block.
+// publish hands u to every matching subscriber; pushes never block. It
+// runs under the hub's lock, once per subscriber of the namespace: a
+// slice walk, and no filter check for streams that take their whole
+// namespace (their set already matched it).
 func (h *Hub) publish(u *Update, lbls map[string]string) {
 	for _, ns := range [2]string{u.Key.Namespace, ""} {
-		for s := range h.byNS[ns] {
-			if s.filter.matches(u.Key, lbls) {
+		set := h.byNS[ns]
+		if set == nil {
+			continue
+		}
+		for _, s := range set.subs {
+			if s.wholeScope || s.filter.matches(u.Key, lbls) {
 				s.push(u)
 			}
 		}
 	}
+}
+
+// subSet is the subscribers of one namespace: a slice to publish over,
+// and each one's position in it, so removal is a swap with the last.
+type subSet struct {
+	subs []*Subscriber
+	pos  map[*Subscriber]int
+}
+
+func (ss *subSet) add(s *Subscriber) {
+	if _, ok := ss.pos[s]; ok {
+		return
+	}
+	ss.pos[s] = len(ss.subs)
+	ss.subs = append(ss.subs, s)
+}
+
+func (ss *subSet) remove(s *Subscriber) {
+	i, ok := ss.pos[s]
+	if !ok {
+		return
+	}
+	last := len(ss.subs) - 1
+	ss.subs[i] = ss.subs[last]
+	ss.pos[ss.subs[i]] = i
+	ss.subs[last] = nil
+	ss.subs = ss.subs[:last]
+	delete(ss.pos, s)
 }
 
 // MarkSynced is called once the informer has its first full list;
@@ -220,10 +255,10 @@ func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 		h.subs[s] = struct{}{}
 		set := h.byNS[f.Namespace]
 		if set == nil {
-			set = map[*Subscriber]struct{}{}
+			set = &subSet{pos: map[*Subscriber]int{}}
 			h.byNS[f.Namespace] = set
 		}
-		set[s] = struct{}{}
+		set.add(s)
 	}
 
 	init := Initial{SyncedID: strconv.FormatInt(h.maxRV, 10)}
@@ -250,8 +285,8 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	delete(h.subs, s)
 	if set := h.byNS[s.filter.Namespace]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
+		set.remove(s)
+		if len(set.subs) == 0 {
 			delete(h.byNS, s.filter.Namespace)
 		}
 	}
@@ -264,7 +299,7 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	subs := h.subs
 	h.subs = map[*Subscriber]struct{}{}
-	h.byNS = map[string]map[*Subscriber]struct{}{}
+	h.byNS = map[string]*subSet{}
 	h.closed = true
 	h.mu.Unlock()
 	for s := range subs {

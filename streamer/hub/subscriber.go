@@ -1,8 +1,8 @@
 package hub
 
 import (
-	"container/list"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -66,22 +66,26 @@ func (f Filter) matches(key types.NamespacedName, lbls map[string]string) bool {
 // watches, not by the changes it missed.
 type Subscriber struct {
 	filter Filter
-	notify chan struct{}
-	done   chan struct{}
+	// wholeScope: the filter takes every Cast of its namespace (no name,
+	// no selector), so publishing needs no check per subscriber.
+	wholeScope bool
+	notify     chan struct{}
+	done       chan struct{}
+	// closedFlag mirrors closed for Closed, which a stream asks at every
+	// wake-up, without the lock.
+	closedFlag atomic.Bool
 
 	mu      sync.Mutex
-	order   *list.List // of *Update, oldest first
-	pending map[types.NamespacedName]*list.Element
+	pending queue
 	closed  bool
 }
 
 func newSubscriber(f Filter) *Subscriber {
 	return &Subscriber{
-		filter:  f,
-		notify:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		order:   list.New(),
-		pending: map[types.NamespacedName]*list.Element{},
+		filter:     f,
+		wholeScope: f.Name == "" && (f.Selector == nil || f.Selector.Empty()),
+		notify:     make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 }
 
@@ -96,11 +100,7 @@ func (s *Subscriber) Wake() {
 }
 
 // Closed reports whether the hub dropped the subscriber (see Done).
-func (s *Subscriber) Closed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Subscriber) Closed() bool { return s.closedFlag.Load() }
 
 // Ready fires when updates are waiting, and after Wake; call Drain then.
 func (s *Subscriber) Ready() <-chan struct{} { return s.notify }
@@ -112,16 +112,14 @@ func (s *Subscriber) Done() <-chan struct{} { return s.done }
 // Drain takes every pending update, oldest resourceVersion first, so a
 // client that disconnects midway resumes from an id below everything it
 // has not seen.
-func (s *Subscriber) Drain() []*Update {
+func (s *Subscriber) Drain() []*Update { return s.DrainTo(nil) }
+
+// DrainTo is Drain appending to dst, so a stream reuses one slice for
+// every wake-up instead of allocating one each time.
+func (s *Subscriber) DrainTo(dst []*Update) []*Update {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*Update, 0, s.order.Len())
-	for e := s.order.Front(); e != nil; e = e.Next() {
-		out = append(out, e.Value.(*Update))
-	}
-	s.order.Init()
-	clear(s.pending)
-	return out
+	return s.pending.drain(dst)
 }
 
 // push queues u, replacing the Cast's pending update. A replaced update
@@ -134,21 +132,26 @@ func (s *Subscriber) push(u *Update) {
 		s.mu.Unlock()
 		return
 	}
-	if e, ok := s.pending[u.Key]; ok {
-		old := e.Value.(*Update)
-		s.order.Remove(e)
-		if kind := coalesce(old, u); kind != u.Kind {
-			merged := *u
-			merged.Kind, merged.frame = kind, nil
-			u = &merged
-		}
-	}
-	s.pending[u.Key] = s.order.PushBack(u)
+	// Only the update that makes the queue non-empty wakes the stream:
+	// the later ones are taken by the same Drain, which the stream, woken
+	// (or about to be), has not made yet; Drain and push share the lock.
+	wake := s.pending.len() == 0
+	s.pending.push(u, merge)
 	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	if wake {
+		s.Wake()
 	}
+}
+
+// merge is what replaces a pending update old: u, or a copy of it with
+// the kind coalesce picks (and no shared frame, which has u's kind).
+func merge(old, u *Update) *Update {
+	if kind := coalesce(old, u); kind != u.Kind {
+		merged := *u
+		merged.Kind, merged.frame = kind, nil
+		return &merged
+	}
+	return u
 }
 
 // coalesce is the kind of an update that replaces a pending one the client
@@ -174,6 +177,7 @@ func (s *Subscriber) close() {
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
+		s.closedFlag.Store(true)
 		close(s.done)
 		s.Wake()
 	}

@@ -38,7 +38,7 @@ func TestSmoke(t *testing.T) {
 	table := stdout.String()
 
 	results := tableRows(t, table, "### Results", 10)
-	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github"} {
+	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. many Casts"} {
 		if !hasRow(results, scenario) {
 			t.Errorf("no %q row in the results table:\n%s", scenario, table)
 		}
@@ -53,8 +53,8 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	goals := tableRows(t, table, "### Goals", 4)
-	if len(goals) != 20 {
-		t.Errorf("%d goal rows, want 20:\n%s", len(goals), table)
+	if len(goals) != 24 {
+		t.Errorf("%d goal rows, want 24:\n%s", len(goals), table)
 	}
 	for _, g := range goals {
 		if g[3] != "**PASS**" && g[3] != "**FAIL**" {

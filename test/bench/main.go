@@ -37,9 +37,10 @@ const (
 	scStall      = "stall"
 	scController = "controller"
 	scGitHub     = "github"
+	scMany       = "many"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub, scMany}
 
 type config struct {
 	clients           []int
@@ -63,6 +64,7 @@ type config struct {
 	smoke             bool
 	scenarios         []string
 	gh                githubConfig
+	many              manyConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -91,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.out, "out", "docs/bench", "results folder (results.md, latency.svg); relative to the checkout")
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, under a minute: checks the harness, not the goals")
 	c.gh.bind(fs)
+	c.many.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -108,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"stall-rounds": func() { c.stallRounds = 1 },
 		}
 		maps.Copy(smoke, c.gh.smoke())
+		maps.Copy(smoke, c.many.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -137,6 +141,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-lifecycles, -storm-clients, -webhook-senders and -stall-rounds must be positive")
 	}
 	if err := c.gh.validate(); err != nil {
+		return c, err
+	}
+	if err := c.many.validate(); err != nil {
 		return c, err
 	}
 	return c, nil

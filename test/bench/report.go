@@ -74,6 +74,7 @@ type results struct {
 	storms       []stormResult
 	ctrl         controllerResult
 	gh           githubResults
+	many         manyResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -160,6 +161,7 @@ func (r *results) evaluate() {
 		skip("Webhook response time", "p99 ≤ 50 ms")
 	}
 	r.githubGoals(add, skip)
+	r.manyGoals(add, skip)
 }
 
 func (r *results) stormGoals(add func(goal), skip func(string, string)) {

@@ -91,6 +91,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("github: %w", err)
 		}
 	}
+	if cfg.runs(scMany) {
+		if err := b.manyScenario(ctx); err != nil {
+			return fmt.Errorf("many: %w", err)
+		}
+	}
 	return nil
 }
 

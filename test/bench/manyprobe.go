@@ -38,7 +38,9 @@ type manySizeResult struct {
 	ctrlReached          bool
 	reconciles           float64
 	counted, notModified int
-	finishedCalls        int // counted calls naming a finished Cast's run
+	finishedCalls        int     // counted calls naming a finished Cast's run
+	written              int     // Casts the restart wrote (resourceVersion changed)
+	streamHeap, ctrlHeap float64 // Go heap in use when RSS was read, from /metrics; -1 unknown
 	byEndpoint           string
 	ok                   bool // every measurement above was taken
 }
@@ -59,6 +61,7 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 	s.total = e.baseCasts + n
 	b.progress("many: created %d Casts in %s; kube-apiserver list", s.added, s.createTook.Round(time.Millisecond))
 	s.apiList, s.apiItems = -1, -1
+	var rvs map[string]string
 	for range 2 {
 		t0 := time.Now()
 		var list castv1alpha1.CastList
@@ -68,7 +71,7 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 		if d := time.Since(t0); s.apiList < 0 || d < s.apiList {
 			s.apiList = d
 		}
-		s.apiItems = len(list.Items)
+		s.apiItems, rvs = len(list.Items), resourceVersions(list.Items)
 	}
 	s.kubectl, s.kubectlItems, s.kubectlNote = b.kubectlList(ctx)
 
@@ -84,6 +87,7 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 		return s, fmt.Errorf("reading the streamer's RSS: %w", err)
 	}
 	s.streamRSS = st.RSS
+	s.streamHeap = heapInuse(b.metricsURL())
 	base := "http://" + b.streamAddr
 	s.synced = -1
 	for range 2 {
@@ -113,9 +117,26 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 	if err := b.manyRestart(ctx, e, &s); err != nil {
 		return s, err
 	}
+	var list castv1alpha1.CastList
+	if err := b.cl.k8s.List(ctx, &list); err != nil {
+		return s, fmt.Errorf("listing casts: %w", err)
+	}
+	for k, rv := range resourceVersions(list.Items) {
+		if rvs[k] != rv {
+			s.written++
+		}
+	}
 	s.ok = s.streamRSS > 0 && s.ctrlRSS > 0 && s.ctrlReached && s.synced > 0 && s.apiList > 0 &&
 		s.streamEvents == s.total && s.listItems == s.total && s.apiItems == s.total
 	return s, nil
+}
+
+func resourceVersions(items []castv1alpha1.Cast) map[string]string {
+	out := make(map[string]string, len(items))
+	for i := range items {
+		out[items[i].Namespace+"/"+items[i].Name] = items[i].ResourceVersion
+	}
+	return out
 }
 
 // manyStreamerRSS is a fresh streamer's RSS after sync and the settle time.
@@ -126,6 +147,7 @@ func (b *bench) manyStreamerRSS() (uint64, error) {
 	defer func() { b.streamer.stop(); b.streamer = nil }()
 	time.Sleep(b.cfg.settle)
 	st, err := readProc(b.streamer.pid())
+	b.res.many.streamBaseHeap = heapInuse(b.metricsURL())
 	return st.RSS, err
 }
 
@@ -152,6 +174,7 @@ func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	}
 	time.Sleep(b.cfg.settle)
 	st, err := readProc(ctrl.pid())
+	b.res.many.ctrlBaseHeap = heapInuse(url)
 	return st.RSS, err
 }
 
@@ -178,6 +201,7 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 		return fmt.Errorf("reading the controller's RSS: %w", err)
 	}
 	s.ctrlRSS = st.RSS
+	s.ctrlHeap = heapInuse(url)
 	after := e.fake.StatsFor(manyToken)
 	s.counted, s.notModified = after.Counted-before.Counted, after.NotModified-before.NotModified
 	for _, r := range e.fake.Requests()[mark:] {
@@ -204,6 +228,20 @@ func runIndexOf(path string) (int, bool) {
 		return 0, false
 	}
 	return int(n - manyRunID), true
+}
+
+// heapInuse is go_memstats_heap_inuse_bytes from a /metrics endpoint, -1
+// when it cannot be read: it tells live heap from RSS the runtime has not
+// yet returned.
+func heapInuse(url string) float64 {
+	m, err := scrape(url)
+	if err != nil {
+		return -1
+	}
+	if v, ok := m["go_memstats_heap_inuse_bytes"]; ok {
+		return v
+	}
+	return -1
 }
 
 // waitReconciles polls the controller's /metrics until the cast

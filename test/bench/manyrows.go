@@ -17,6 +17,8 @@ type manyResults struct {
 	ran                  bool
 	streamBase, ctrlBase uint64 // RSS of fresh processes before the many Casts
 	baseCasts            int
+	streamBaseHeap       float64 // their Go heap in use; -1 unknown
+	ctrlBaseHeap         float64
 	sizes                []manySizeResult
 }
 
@@ -96,16 +98,23 @@ func (b *bench) manyRow(e *manyEnv, s manySizeResult) row {
 		clients: s.n,
 		throughput: fmt.Sprintf("created %s in %s (%s/s)", human(float64(s.added)), dur(s.createTook),
 			human(float64(s.added)/s.createTook.Seconds())),
-		note: fmt.Sprintf("%d Casts in the cluster. **Streamer** (fresh, ready %s): RSS %s, empty %s, %s per Cast; "+
+		note: fmt.Sprintf("%d Casts in the cluster. **Streamer** (fresh, ready %s): RSS %s (Go heap in use %s), empty %s (%s), %s per Cast; "+
 			"all-namespaces stream: first byte %s, synced %s, %s in %d events; JSON list %s, %s, %d items. "+
 			"**kube-apiserver** list (client-go, the anchor) %s for %d Casts; `kubectl get casts -A -o name` %s. "+
-			"**Controller restart**: %.0f reconciles in %s; RSS %s, empty %s, %s per Cast; GitHub fake: %d counted, %d not modified; "+
+			"**Controller restart**: %.0f reconciles in %s, %d Casts written; RSS %s (Go heap in use %s), empty %s (%s), %s per Cast; GitHub fake: %d counted, %d not modified; "+
 			"%d counted for the %d finished Casts; %s",
-			s.total, dur(s.streamReady), mib(s.streamRSS), mib(e.streamBase), kib(perCast(s.streamRSS, e.streamBase, s.n)),
+			s.total, dur(s.streamReady), mib(s.streamRSS), mibf(s.streamHeap), mib(e.streamBase), mibf(b.res.many.streamBaseHeap), kib(perCast(s.streamRSS, e.streamBase, s.n)),
 			dur(s.ttfb), dur(s.synced), bytesOf(s.streamBytes), s.streamEvents, dur(s.listTook), bytesOf(s.listBytes), s.listItems,
 			dur(s.apiList), s.apiItems, kubectl,
-			s.reconciles, dur(s.ctrlAll), mib(s.ctrlRSS), mib(e.ctrlBase), kib(perCast(s.ctrlRSS, e.ctrlBase, s.n)),
+			s.reconciles, dur(s.ctrlAll), s.written, mib(s.ctrlRSS), mibf(s.ctrlHeap), mib(e.ctrlBase), mibf(b.res.many.ctrlBaseHeap), kib(perCast(s.ctrlRSS, e.ctrlBase, s.n)),
 			s.counted, s.notModified, s.finishedCalls, s.finished, s.byEndpoint)}
+}
+
+func mibf(v float64) string {
+	if v < 0 {
+		return "n/a"
+	}
+	return mib(uint64(v))
 }
 
 // bytesOf prints a byte count in KiB or MiB.

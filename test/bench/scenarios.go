@@ -138,7 +138,8 @@ func (b *bench) startStreamer() error {
 		}
 	}
 	b.res.streamerArgs = shown
-	return b.streamer.waitHTTP("http://"+addr+"/readyz", 60*time.Second)
+	// Minutes, not seconds: with 100,000 Casts the first list alone is long.
+	return b.streamer.waitHTTP("http://"+addr+"/readyz", 5*time.Minute)
 }
 
 // key names a delivery result by design and size.

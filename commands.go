@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -102,6 +103,10 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags) (ctrl.Man
 		Scheme:                 localcluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
+		// Nothing reads managedFields, and they are about half of a Cast's
+		// size in the informer cache: at 100,000 Casts that is the largest
+		// share of both processes' memory.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	}
 	leader.apply(&opts)
 	mgr, err := ctrl.NewManager(cfg, opts)

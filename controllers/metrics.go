@@ -42,7 +42,9 @@ func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list castv1alpha1.CastList
-	if err := reader.List(ctx, &list); err != nil {
+	// Read-only, so the cache's own objects will do: a copy of every Cast
+	// on each scrape was 100,000 deep copies at 100,000 Casts.
+	if err := reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(castsDesc, err)
 		return
 	}

@@ -28,9 +28,9 @@ func TestSmoke(t *testing.T) {
 	}
 	out := t.TempDir()
 	// Scenario 6 (GitHub) adds about a minute: its low-budget window and
-	// resync cadence cannot shrink below seconds; scenario 7 (idle Casts)
+	// resync cadence cannot shrink below seconds; scenario 8 (idle Casts)
 	// two windows of two 5 s resyncs.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 360*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	if err := run(ctx, []string{"-smoke", "-out", out}, &stdout, &stderr); err != nil {
@@ -39,7 +39,7 @@ func TestSmoke(t *testing.T) {
 	table := stdout.String()
 
 	results := tableRows(t, table, "### Results", 10)
-	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. GitHub to screen", "8. idle Casts"} {
+	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. GitHub to screen", "8. idle Casts", "9. many Casts"} {
 		if !hasRow(results, scenario) {
 			t.Errorf("no %q row in the results table:\n%s", scenario, table)
 		}
@@ -54,8 +54,8 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	goals := tableRows(t, table, "### Goals", 4)
-	if len(goals) != 24 {
-		t.Errorf("%d goal rows, want 24:\n%s", len(goals), table)
+	if len(goals) != 28 {
+		t.Errorf("%d goal rows, want 28:\n%s", len(goals), table)
 	}
 	for _, g := range goals {
 		if g[3] != "**PASS**" && g[3] != "**FAIL**" {

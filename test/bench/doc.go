@@ -152,4 +152,22 @@ const method = `
   reconciled once (attached, then Queued), then counts ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + `
   from the controller's /metrics before and after the window, and its CPU from /proc. The design is one look per
   interval (jittered up to +10%), so that figure is just under 1 and its margin is thin by construction.
+- **Many Casts** (9, run last; its Casts stay until the control plane stops): 10,000 and then 100,000 Casts in 100
+  namespaces, one repository per namespace, each attached (` + "`spec.runID`" + `) to a run the GitHub fake knows; 10%
+  are finished (Succeeded, Complete=True, run completed on the fake), the rest Queued with the controller's finalizer.
+  Each is created and its status written as the controller would have written it from the fake's run (48 in flight; the
+  row gives the rate), so a restart finds nothing to change (the row counts the Casts it wrote). Memory: a *fresh*
+  streamer or controller is started on the cluster as it is (before any many-Cast for the empty baseline, then at each
+  size), and its VmRSS is read after the informer synced (streamer ` + "`/readyz`" + `; controller: reconciles done)
+  and the settle time; per Cast = (RSS − empty RSS) ÷ many-Casts. RSS includes Go heap the runtime keeps (up to about
+  twice the live heap with GOGC=100), so the rows also give go_memstats_heap_inuse_bytes from /metrics. The
+  all-namespaces stream (` + "`/api/v1/casts/events`" + `) and the JSON list (` + "`/api/v1/casts`" + `) use a
+  ServiceAccount token with cluster-wide list/watch; time to first byte and to the ` + "`synced`" + ` event, and
+  bytes up to it, best of two. The anchor is kube-apiserver's list of the same Casts through client-go (one unpaginated
+  typed list, best of two); the real ` + "`kubectl get casts -A -o name`" + ` (pages of 500, plus its start-up) is
+  reported beside it, not used as the anchor because it is slower and would flatter the ratio. The controller restart
+  is a fresh controller process (resync 1 h, the fake's token): time from its start until
+  ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + ` (every result) reaches the number of Casts,
+  and the fake's counted calls meanwhile, by endpoint; calls naming a finished Cast's run must be 0 (no webhooks flow
+  in this row: a finished, Complete Cast needs none either way).
 `

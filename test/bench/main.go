@@ -39,9 +39,10 @@ const (
 	scGitHub     = "github"
 	scScreen     = "screen"
 	scIdle       = "idle"
+	scMany       = "many"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scScreen, scController, scIdle, scGitHub}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scScreen, scController, scIdle, scGitHub, scMany}
 
 type config struct {
 	clients           []int
@@ -67,6 +68,7 @@ type config struct {
 	gh                githubConfig
 	screen            screenConfig
 	idle              idleConfig
+	many              manyConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -97,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.gh.bind(fs)
 	c.screen.bind(fs)
 	c.idle.bind(fs)
+	c.many.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -116,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		maps.Copy(smoke, c.gh.smoke())
 		maps.Copy(smoke, c.screen.smoke())
 		maps.Copy(smoke, c.idle.smoke())
+		maps.Copy(smoke, c.many.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -151,6 +155,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	if err := c.idle.validate(); err != nil {
+		return c, err
+	}
+	if err := c.many.validate(); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -76,6 +76,7 @@ type results struct {
 	gh           githubResults
 	screen       []screenResult
 	idleCasts    []idleRun
+	many         manyResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -164,6 +165,7 @@ func (r *results) evaluate() {
 	r.githubGoals(add, skip)
 	r.screenGoals(add, skip)
 	r.idleCastsGoals(add, skip)
+	r.manyGoals(add, skip)
 }
 
 func (r *results) stormGoals(add func(goal), skip func(string, string)) {

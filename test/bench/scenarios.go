@@ -102,6 +102,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("github: %w", err)
 		}
 	}
+	if cfg.runs(scMany) {
+		if err := b.manyScenario(ctx); err != nil {
+			return fmt.Errorf("many: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -144,7 +149,8 @@ func (b *bench) startStreamer() error {
 		}
 	}
 	b.res.streamerArgs = shown
-	return b.streamer.waitHTTP("http://"+addr+"/readyz", 60*time.Second)
+	// Minutes, not seconds: with 100,000 Casts the first list alone is long.
+	return b.streamer.waitHTTP("http://"+addr+"/readyz", 5*time.Minute)
 }
 
 // key names a delivery result by design and size.

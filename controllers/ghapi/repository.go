@@ -28,10 +28,11 @@ const maxListPages = 10
 const maxListingMemos = 4096
 
 // listingMemo is one listing page as this Client last decoded it, under
-// the ETag GitHub gave it.
+// the ETag GitHub gave it, with the page after it (0: the last).
 type listingMemo struct {
 	etag string
 	runs []runstatus.Run
+	next int
 }
 
 // ListActiveRuns returns the repository's queued and in-progress runs.
@@ -61,30 +62,37 @@ func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runst
 	return out, nil
 }
 
-// listRunsPage reads one page of a repository's runs in status. A page
-// GitHub answers 304 for (the ETag transport replays it under the same
-// ETag) is not decoded again: with thousands of idle Casts, decoding
-// unchanged listings was most of what their resyncs cost.
+// listRunsPage reads one page of a repository's runs in status. The page
+// is asked for conditionally against the runs this Client decoded from it
+// last time, which it keeps instead of the ETag transport's raw body: a
+// 304 costs neither budget nor decoding, and a repository's listing is
+// held once, decoded (with thousands of idle Casts, decoding unchanged
+// listings was most of what their resyncs cost, and raw pages most of
+// what the controller held per Cast).
 func (c *Client) listRunsPage(ctx context.Context, owner, repo, repository, status string, page int) ([]runstatus.Run, int, error) {
 	q := url.Values{"status": {status}, "per_page": {"100"}}
 	if page > 0 {
 		q.Set("page", strconv.Itoa(page))
 	}
 	u := fmt.Sprintf("repos/%s/%s/actions/runs?%s", url.PathEscape(owner), url.PathEscape(repo), q.Encode())
-	req, err := c.gh.NewRequest(ctx, http.MethodGet, u, nil)
+	req, err := c.gh.NewRequest(withOwnETag(ctx), http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
 	}
+	memo, known := c.listingMemo(u)
+	if known {
+		req.Header.Set("If-None-Match", memo.etag)
+	}
 	resp, err := c.gh.BareDo(req)
 	c.observe(resp)
+	if known && resp != nil && resp.StatusCode == http.StatusNotModified {
+		_ = resp.Body.Close()
+		return memo.runs, memo.next, nil
+	}
 	if err != nil {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	etag := resp.Header.Get("ETag")
-	if m, ok := c.listingMemo(u); ok && etag != "" && m.etag == etag {
-		return m.runs, resp.NextPage, nil
-	}
 	var list github.WorkflowRuns
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		return nil, 0, fmt.Errorf("decoding the listing: %w", err)
@@ -93,8 +101,8 @@ func (c *Client) listRunsPage(ctx context.Context, owner, repo, repository, stat
 	for _, r := range list.WorkflowRuns {
 		runs = append(runs, convertRun(r, repository))
 	}
-	if etag != "" {
-		c.rememberListing(u, listingMemo{etag: etag, runs: runs})
+	if etag := resp.Header.Get("ETag"); etag != "" {
+		c.rememberListing(u, listingMemo{etag: etag, runs: runs, next: resp.NextPage})
 	}
 	return runs, resp.NextPage, nil
 }

@@ -2,6 +2,7 @@ package ghapi
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -36,8 +37,16 @@ type etagTransport struct {
 	scope string
 }
 
+// ownETagKey marks a request whose caller keeps its own validator and
+// decoded answer (see listRunsPage), so the transport keeps no copy.
+type ownETagKey struct{}
+
+func withOwnETag(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ownETagKey{}, true)
+}
+
 func (t etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet {
+	if req.Method != http.MethodGet || req.Context().Value(ownETagKey{}) != nil {
 		return t.base.RoundTrip(req)
 	}
 	key := t.scope + " " + req.URL.String()

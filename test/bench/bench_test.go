@@ -164,19 +164,19 @@ func TestEventReader(t *testing.T) {
 		"id: 7\nevent: status\ndata: {\"message\":\"created\"}\n\n"
 	er := newEventReader(strings.NewReader(stream))
 	type ev struct {
-		kind       eventKind
-		phase, seq int
-		stamped    bool
+		kind    eventKind
+		st      stamp
+		stamped bool
 	}
 	var got []ev
 	for {
-		k, p, n, ok, err := er.next()
+		k, st, ok, err := er.next()
 		if err != nil {
 			break
 		}
-		got = append(got, ev{k, p, n, ok})
+		got = append(got, ev{k, st, ok})
 	}
-	want := []ev{{eventChange, 7, 42, true}, {eventSynced, 0, 0, false}, {eventChange, 0, 0, false}}
+	want := []ev{{eventChange, stamp{phase: 7, seq: 42, sent: 123}, true}, {eventSynced, stamp{}, false}, {eventChange, stamp{}, false}}
 	if len(got) != len(want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}

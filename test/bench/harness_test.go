@@ -1,0 +1,112 @@
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestParseStamp(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want stamp
+		ok   bool
+	}{
+		{"t=1700000000123456789 p=3 n=17 xxxx", stamp{phase: 3, seq: 17, sent: 1700000000123456789}, true},
+		{"t=-5 p=1 n=0", stamp{phase: 1, seq: 0, sent: -5}, true},
+		{"t=12 p=1", stamp{}, false},
+		{"t= p=1 n=2", stamp{}, false},
+		{"created", stamp{}, false},
+	} {
+		got, ok := parseStamp(c.msg)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("parseStamp(%q) = %+v, %v; want %+v, %v", c.msg, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestPhaseAccounting checks that latency runs from the stamp, that a stamp
+// from the future is a negative latency counted apart (never clamped to
+// 0), that skipped writes of a Cast count as superseded, repeats as
+// reordered, and events after close as late.
+func TestPhaseAccounting(t *testing.T) {
+	w := &writer{casts: []castRef{{ns: 0, name: "a"}, {ns: 1, name: "b"}}}
+	p := newPhase(8)
+	w.plan(p, 4, time.Second) // writes 0..3: a, b, a, b
+	if p.total != 4 || p.castOf[2] != 0 || p.ordOf[2] != 1 || p.nsOf[3] != 1 {
+		t.Fatalf("plan: total %d castOf %v ordOf %v nsOf %v", p.total, p.castOf, p.ordOf, p.nsOf)
+	}
+	now := time.Now()
+	sent := now.Add(-30 * time.Millisecond).UnixNano()
+	var r1, r2 seen
+	p.observeStamp(&r1, stamp{phase: p.id, seq: 0, sent: sent}, now)
+	p.observeStamp(&r1, stamp{phase: p.id, seq: 2, sent: sent}, now)
+	p.observeStamp(&r2, stamp{phase: p.id, seq: 2, sent: sent}, now) // r2 skipped write 0 of a
+	p.observeStamp(&r2, stamp{phase: p.id, seq: 2, sent: sent}, now) // twice
+	p.observeStamp(&r2, stamp{phase: p.id, seq: 1, sent: now.Add(time.Second).UnixNano()}, now)
+	p.observeStamp(&r2, stamp{phase: p.id + 1, seq: 1, sent: sent}, now) // another phase: ignored
+	if got := p.lat.quantile(0.5); got < 29*time.Millisecond || got > 31*time.Millisecond {
+		t.Errorf("p50 %s, want 30 ms from the stamp", got)
+	}
+	if p.lat.count() != 4 || p.lat.neg.Load() != 1 || p.received() != 5 {
+		t.Errorf("count %d neg %d received %d, want 4, 1, 5", p.lat.count(), p.lat.neg.Load(), p.received())
+	}
+	if p.superseded.Load() != 1 || p.reordered.Load() != 1 {
+		t.Errorf("superseded %d reordered %d, want 1 and 1", p.superseded.Load(), p.reordered.Load())
+	}
+	if s := p.lat.summary(); s.valid() {
+		t.Errorf("a histogram with a negative sample is not a valid measurement: %+v", s)
+	}
+	p.close()
+	p.observeStamp(&r1, stamp{phase: p.id, seq: 3, sent: sent}, now)
+	if p.late.Load() != 1 || p.lat.count() != 4 {
+		t.Errorf("late %d count %d, want 1 and 4", p.late.Load(), p.lat.count())
+	}
+}
+
+func TestCompleteness(t *testing.T) {
+	ok := completeness{want: 10, got: 8, superseded: 2}
+	if !ok.complete() {
+		t.Errorf("%v: read or superseded, every event: complete", ok)
+	}
+	for _, c := range []completeness{
+		{want: 10, got: 9},
+		{want: 0},
+		{want: 10, got: 10, neg: 1},
+		{want: 10, got: 10, reordered: 1},
+		{want: 10, got: 10, failed: 1},
+	} {
+		if c.complete() {
+			t.Errorf("%+v counts as complete", c)
+		}
+	}
+}
+
+func TestMargin(t *testing.T) {
+	for _, c := range []struct {
+		measured, limit float64
+		lower           bool
+		want            string
+	}{
+		{10, 24, true, "2.4× margin"},
+		{20, 26, true, "1.30× margin, thin"},
+		{80, 50, true, "misses by 1.60×"},
+		{0, 5, true, "∞ margin"},
+		{-1, 100, true, "no measurement"},
+		{math.NaN(), 100, true, "no measurement"},
+		{1200, 500, false, "2.4× margin"},
+		{600, 500, false, "1.20× margin, thin"},
+		{250, 500, false, "misses by 2.00×"},
+		{0, 500, false, "misses"},
+	} {
+		if got := margin(c.measured, c.limit, c.lower); got != c.want {
+			t.Errorf("margin(%v, %v, %v) = %q, want %q", c.measured, c.limit, c.lower, got, c.want)
+		}
+	}
+	if r := tightest(3, 1.5, 8); r != 1.5 {
+		t.Errorf("tightest = %v, want 1.5", r)
+	}
+	if r := tightest(3, math.NaN()); !math.IsNaN(r) {
+		t.Errorf("tightest with a missing bound = %v, want NaN", r)
+	}
+}

@@ -29,7 +29,9 @@ func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	// Scenario 6 (GitHub) adds about a minute: its low-budget window and
 	// resync cadence cannot shrink below seconds.
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Second)
+	// Scenario 7 (saturation) adds about a minute: three designs climb at
+	// two sizes.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	if err := run(ctx, []string{"-smoke", "-out", out}, &stdout, &stderr); err != nil {
@@ -38,7 +40,7 @@ func TestSmoke(t *testing.T) {
 	table := stdout.String()
 
 	results := tableRows(t, table, "### Results", 10)
-	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github"} {
+	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. saturation"} {
 		if !hasRow(results, scenario) {
 			t.Errorf("no %q row in the results table:\n%s", scenario, table)
 		}
@@ -52,9 +54,12 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("no delivery row for %q", design)
 		}
 	}
+	if !strings.Contains(table, "### Saturation curve") || !strings.Contains(table, designSatFloor) {
+		t.Errorf("no saturation curve with the floor in:\n%s", table)
+	}
 	goals := tableRows(t, table, "### Goals", 4)
-	if len(goals) != 20 {
-		t.Errorf("%d goal rows, want 20:\n%s", len(goals), table)
+	if len(goals) != 24 {
+		t.Errorf("%d goal rows, want 24:\n%s", len(goals), table)
 	}
 	for _, g := range goals {
 		if g[3] != "**PASS**" && g[3] != "**FAIL**" {

@@ -20,21 +20,21 @@ func (b *bench) deliveryWindow(ctx context.Context, set func(*phase), readers []
 	if b.streamer != nil {
 		pids = append(pids, b.streamer.pid())
 	}
-	return b.window(ctx, set, readers, pad, float64(b.cfg.writesPerSec), d, pids...)
+	return b.window(ctx, set, readers, pad, float64(b.cfg.writesPerSec), d, 10*time.Second, pids...)
 }
 
 // window writes at rate per second for d with readers registered through
-// set, waits up to 10 s for the expected events, closes the phase (events
+// set, waits up to grace for the expected events, closes the phase (events
 // read later count as late) and returns it with the usage of pids over
 // the whole window, in pids order.
-func (b *bench) window(ctx context.Context, set func(*phase), readers []int, pad int, rate float64, d time.Duration, pids ...int) (*phase, []usage, error) {
+func (b *bench) window(ctx context.Context, set func(*phase), readers []int, pad int, rate float64, d, grace time.Duration, pids ...int) (*phase, []usage, error) {
 	ph := newPhase(int(rate*math.Ceil(d.Seconds())) + 16)
 	b.writer.plan(ph, rate, d)
 	w := sample(pids...)
 	set(ph)
 	b.writer.run(ctx, ph, rate, pad)
 	want := expected(ph, readers)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(grace)
 	for ph.received()+ph.superseded.Load() < want && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,10 +1,26 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary serve as the floor server: the saturation
+// scenario re-executes os.Executable(), which under `go test` is this
+// binary.
+func TestMain(m *testing.M) {
+	if isFloorServer(os.Args[1:]) {
+		if err := floorMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestParseStamp(t *testing.T) {
 	for _, c := range []struct {
@@ -108,5 +124,46 @@ func TestMargin(t *testing.T) {
 	}
 	if r := tightest(3, math.NaN()); !math.IsNaN(r) {
 		t.Errorf("tightest with a missing bound = %v, want NaN", r)
+	}
+}
+
+func TestSaturationSteps(t *testing.T) {
+	if got := nextRate(10, 1.5, 100); got != 15 {
+		t.Errorf("nextRate(10) = %v, want 15", got)
+	}
+	if got := nextRate(80, 1.5, 100); got != 0 {
+		t.Errorf("nextRate past the max = %v, want 0 (climb over)", got)
+	}
+	ok := satPoint{rate: 10, writeRate: 10, sum: summary{N: 100, P50: time.Millisecond, P99: 50 * time.Millisecond}, comp: completeness{want: 100, got: 100}}
+	judge(&ok, 100*time.Millisecond)
+	if !ok.pass {
+		t.Fatalf("a complete step with p99 50 ms failed: %s", ok.why)
+	}
+	for name, p := range map[string]satPoint{
+		"slow":       {rate: 10, writeRate: 10, sum: summary{N: 100, P99: 150 * time.Millisecond}, comp: completeness{want: 100, got: 100}},
+		"incomplete": {rate: 10, writeRate: 10, sum: summary{N: 99, P99: time.Millisecond}, comp: completeness{want: 100, got: 99}},
+		"empty":      {rate: 10, writeRate: 10, sum: summary{P99: -1}, comp: completeness{want: 100}},
+		"negative":   {rate: 10, writeRate: 10, sum: summary{N: 99, Neg: 1, P99: time.Millisecond}, comp: completeness{want: 100, got: 100, neg: 1}},
+		"writer":     {rate: 10, writeRate: 5, sum: summary{N: 100, P99: time.Millisecond}, comp: completeness{want: 100, got: 100}},
+		"dropped":    {rate: 10, writeRate: 10, dropped: 1, sum: summary{N: 100, P99: time.Millisecond}, comp: completeness{want: 100, got: 100}},
+	} {
+		judge(&p, 100*time.Millisecond)
+		if p.pass || p.why == "" {
+			t.Errorf("%s step sustained: %+v", name, p)
+		}
+	}
+	// The best step is the last sustained one; a failure for the writer's
+	// sake is no knee.
+	c := satCurve{points: []satPoint{{pass: true, delivered: 1}, {pass: true, delivered: 2}, {why: whyWriter + " (x)"}}}
+	if best, knee := c.best(); best == nil || best.delivered != 2 || knee {
+		t.Errorf("best %+v knee %v, want the second step and no knee", best, knee)
+	}
+	c.points[2].why = "p99 1 s > 100 ms"
+	if _, knee := c.best(); !knee {
+		t.Error("a step failed by latency is the knee")
+	}
+	c.points = append(c.points[:2], satPoint{why: retriedMark + "p99 1 s > 100 ms"}, satPoint{pass: true, delivered: 3})
+	if best, knee := c.best(); best == nil || best.delivered != 3 || knee {
+		t.Errorf("a retried step that then passed: best %+v knee %v, want the last step and no knee", best, knee)
 	}
 }

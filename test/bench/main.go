@@ -37,9 +37,10 @@ const (
 	scStall      = "stall"
 	scController = "controller"
 	scGitHub     = "github"
+	scSaturation = "saturation"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scController, scGitHub, scSaturation}
 
 type config struct {
 	clients           []int
@@ -63,6 +64,7 @@ type config struct {
 	smoke             bool
 	scenarios         []string
 	gh                githubConfig
+	sat               satConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -91,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.out, "out", "docs/bench", "results folder (results.md, latency.svg); relative to the checkout")
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, under a minute: checks the harness, not the goals")
 	c.gh.bind(fs)
+	c.sat.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -108,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"stall-rounds": func() { c.stallRounds = 1 },
 		}
 		maps.Copy(smoke, c.gh.smoke())
+		maps.Copy(smoke, c.sat.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -139,10 +143,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := c.gh.validate(); err != nil {
 		return c, err
 	}
+	if err := c.sat.validate(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
 func main() {
+	if isFloorServer(os.Args[1:]) {
+		if err := floorMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

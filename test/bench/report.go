@@ -85,6 +85,7 @@ type results struct {
 	storms       []stormResult
 	ctrl         controllerResult
 	gh           githubResults
+	sat          satResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -148,6 +149,8 @@ func (r *results) evaluate() {
 	} else {
 		skip(name, "all connected, p50 ≤ 150 ms, p99 ≤ 500 ms")
 	}
+	r.largeDeliveryGoal(add, skip)
+	r.saturationGoals(add, skip)
 	name = fmt.Sprintf("Idle memory, %s clients", human(float64(large)))
 	if m, ok := r.idle[large]; ok {
 		measured := "no reading of the streamer's /proc"
@@ -252,6 +255,7 @@ func (r *results) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | **%s** |\n", g.name, g.target, g.measured, res)
 	}
+	b.WriteString(r.satTable())
 	return b.String()
 }
 

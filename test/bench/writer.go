@@ -38,6 +38,7 @@ type phase struct {
 	lat      hist
 	writes   atomic.Int64
 	failed   atomic.Int64
+	span     time.Duration // from the first write sent to the last returned
 
 	superseded atomic.Uint64 // writes a reader skipped because it saw a later one of the Cast
 	reordered  atomic.Uint64 // events seen twice or after a later one of the Cast
@@ -176,6 +177,7 @@ func (w *writer) run(ctx context.Context, p *phase, rate float64, pad int) {
 	}
 	close(jobs)
 	wg.Wait()
+	p.span = time.Since(start)
 }
 
 func (w *writer) write(ctx context.Context, p *phase, n int, ref castRef, pad int) {

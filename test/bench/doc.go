@@ -86,8 +86,12 @@ const method = `
   per-user limits raised (` + "`--max-streams-per-user`" + `, ` + "`--user-requests-per-minute`" + `) because thousands of clients
   share 100 ServiceAccounts, and ` + "`--max-stream-duration 1h`" + ` so no stream ends mid-run.
 - **Delivery latency** (1): a writer patches ` + "`status.message`" + ` to ` + "`t=<unixnano> p=<window> n=<write>`" + ` (plus
-  progress) at a fixed rate, round-robin over the Casts; latency is from that status write returning to the client having
-  read the event (an event read before its write returned counts as 0; the rows say how many). Each client streams one
+  progress) at a fixed rate, round-robin over the Casts; latency is from the moment the write was sent (the stamp in the
+  message) to the client having read the event. A negative latency is a clock bug: it is counted, never clamped, and
+  fails every goal fed by it. A delivery goal needs every expected event (successful writes × clients of the
+  namespace) read within the window, or superseded: the streamer keeps the latest state per Cast, so a client that read a
+  later write of the same Cast first skips the earlier one, and the rows count those apart. Events read after the window
+  are counted as late. Each client streams one
   namespace, so a write reaches clients/namespaces of them. Streamer clients are HTTP/1.1 SSE clients, one TCP connection
   each, with a minimal allocation-free SSE reader. The **watch per client** peer gives every client its own client-go watch
   on its namespace's Casts, with its own token, straight to kube-apiserver, each on its own TLS connection as independent
@@ -113,6 +117,15 @@ const method = `
   (` + "`slow_consumer`" + ` in /metrics) inside the window. The messages are large so that this happens at once. The
   stalled window starts 1 s after their streams opened: it measures clients that stopped reading, not the cost of
   writing a large snapshot to new ones.
+- **Saturation** (7): for each size (1,000, 10,000 and 20,000 clients), each design climbs the same ladder of write
+  rates (×1.5 per step from 5,000 deliveries/s, a 5 s window per step) until a step is not sustained: p99 above 100 ms,
+  an event missing, a stream dropped, or the writes not keeping up (then kube-apiserver or the writer is the limit and
+  the curve is only a lower bound). A failed step is run once more before it counts as the knee. The designs: the
+  streamer; the watch per client (up to ` + "`-peer-max-clients`" + `); and the **floor**, a bare SSE fan-out built
+  into the bench and run as its own process (the bench binary re-executed with ` + "`-floor-server`" + `): one client-go
+  watch on Casts, one goroutine per client, one write per event, no auth, no resume, no coalescing. CPU per delivery is
+  the fan-out process's CPU over the step divided by the events read (for the watch design, kube-apiserver's, which also
+  serves the writes). The load generator's own CPU (the bench process) is given per step, in cores.
 - **Controller** (5): the controller binary with a webhook secret and a token for the in-process GitHub fake
   (` + "`controllers/ghapi/ghapitest`" + `, which keeps GitHub's rate-limit books), resync set to 1 h. Casts with
   ` + "`spec.runID`" + ` are created and attached first; then signed ` + "`workflow_run`" + ` requested, in_progress,

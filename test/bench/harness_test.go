@@ -154,7 +154,7 @@ func TestSaturationSteps(t *testing.T) {
 	}
 	// The best step is the last sustained one; a failure for the writer's
 	// sake is no knee.
-	c := satCurve{points: []satPoint{{pass: true, delivered: 1}, {pass: true, delivered: 2}, {why: whyWriter + " (x)"}}}
+	c := satCurve{points: []satPoint{{rate: 1, pass: true, delivered: 1}, {rate: 2, pass: true, delivered: 2}, {rate: 3, why: whyWriter + " (x)"}}}
 	if best, knee := c.best(); best == nil || best.delivered != 2 || knee {
 		t.Errorf("best %+v knee %v, want the second step and no knee", best, knee)
 	}
@@ -162,8 +162,44 @@ func TestSaturationSteps(t *testing.T) {
 	if _, knee := c.best(); !knee {
 		t.Error("a step failed by latency is the knee")
 	}
-	c.points = append(c.points[:2], satPoint{why: retriedMark + "p99 1 s > 100 ms"}, satPoint{pass: true, delivered: 3})
+	c.points = append(c.points[:2], satPoint{rate: 3, why: retriedMark + "p99 1 s > 100 ms"}, satPoint{rate: 3, pass: true, delivered: 3})
 	if best, knee := c.best(); best == nil || best.delivered != 3 || knee {
 		t.Errorf("a retried step that then passed: best %+v knee %v, want the last step and no knee", best, knee)
+	}
+}
+
+func TestLadder(t *testing.T) {
+	type move struct {
+		pass  bool
+		next  float64
+		retry bool
+	}
+	for name, c := range map[string]struct {
+		start float64
+		moves []move
+	}{
+		"climb, hiccup, knee": {8, []move{{true, 12, false}, {false, 12, true}, {true, 18, false}, {false, 0, false}}},
+		"stops at max":        {40, []move{{true, 60, false}, {true, 90, false}, {true, 0, false}}},
+		"descends from a failed start, stops at the first pass": {
+			81, []move{{false, 81, true}, {false, 54, false}, {false, 36, false}, {true, 0, false}}},
+		"gives up after the descents": {
+			81, []move{{false, 81, true}, {false, 54, false}, {false, 36, false}, {false, 24, false}, {false, 16, false}, {false, 0, false}}},
+	} {
+		l := ladder{factor: 1.5, max: 100, maxDescents: 4}
+		rate := c.start
+		for i, m := range c.moves {
+			next, retry := l.after(rate, m.pass)
+			if math.Abs(next-m.next) > 1e-9 || retry != m.retry {
+				t.Errorf("%s: move %d at %v (pass %v) = %v, %v; want %v, %v", name, i, rate, m.pass, next, retry, m.next, m.retry)
+				break
+			}
+			rate = next
+		}
+	}
+	// A climb that came down and then sustained a step: the failures above
+	// are its knee.
+	c := satCurve{points: []satPoint{{rate: 81, why: retriedMark + "p99"}, {rate: 81, why: "p99"}, {rate: 54, pass: true, delivered: 5}}}
+	if best, knee := c.best(); best == nil || best.rate != 54 || !knee {
+		t.Errorf("best %+v knee %v, want 54 and a knee", best, knee)
 	}
 }

@@ -33,8 +33,8 @@ func satRow(c satCurve) row {
 	r := row{scenario: "7. saturation", design: c.design, clients: c.clients, throughput: "none sustained", note: c.note}
 	best, knee := c.best()
 	if best == nil {
-		if len(c.points) > 0 {
-			r.note += "; first step failed: " + c.points[0].why
+		if k := c.kneeStep(); k != nil {
+			r.note += fmt.Sprintf("; not even %.1f writes/s sustained: %s", k.rate, k.why)
 		}
 		return r
 	}
@@ -50,12 +50,28 @@ func satRow(c satCurve) row {
 		r.proc, r.procName, r.api = best.server, strings.SplitN(c.design, ":", 2)[0], best.api
 	}
 	r.note += fmt.Sprintf("; at the highest sustained step: %s µs server CPU per delivery, load generator %s cores", usText(best.usPerDelivery()), cores(best.self, best.wall))
-	if last := c.points[len(c.points)-1]; !last.pass {
-		r.note += fmt.Sprintf("; next step (%.1f writes/s) failed: %s", last.rate, last.why)
+	if above := c.kneeStep(); above != nil {
+		r.note += fmt.Sprintf("; %.1f writes/s not sustained: %s", above.rate, above.why)
 	} else {
-		r.note += "; stopped at the last step, not at a knee"
+		r.note += "; stopped at the last step or the writer's limit, not at a knee"
 	}
 	return r
+}
+
+// kneeStep is the lowest confirmed failure above the best step, if any.
+func (c satCurve) kneeStep() *satPoint {
+	best, knee := c.best()
+	if !knee {
+		return nil
+	}
+	var out *satPoint
+	for i := range c.points {
+		p := &c.points[i]
+		if !p.pass && !strings.HasPrefix(p.why, retriedMark) && (best == nil || p.rate > best.rate) && (out == nil || p.rate < out.rate) {
+			out = p
+		}
+	}
+	return out
 }
 
 func usText(us float64) string {
@@ -182,7 +198,11 @@ func (r *results) saturationGoals(add func(goal), skip func(string, string)) {
 		p, pKnee, _ := sustained(pc)
 		upper := p
 		if best, _ := pc.best(); best == nil {
-			upper = pc.points[0].offered // it did not sustain even the first step
+			// It sustained no step: its capacity is below the lowest tried.
+			upper = pc.points[0].offered
+			for _, x := range pc.points {
+				upper = min(upper, x.offered)
+			}
 		}
 		add(goal{name: nameP, target: targetP,
 			measured: fmt.Sprintf("watch per client %s vs streamer %s (%.2f×; %s)", boundText(upper, pKnee), boundText(s, sKnee), upper/max(s, 1), margin(upper, s/3, true)),

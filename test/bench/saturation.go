@@ -91,21 +91,23 @@ type satCurve struct {
 }
 
 // best is the highest sustained step (nil if none), and whether the climb
-// reached its knee: a step failed for the design's own sake. A curve that
-// stopped at its last step or at the writer's limit only gives a lower
-// bound.
+// reached its knee: a confirmed (not retried) step above it failed for the
+// design's own sake. A curve that stopped at its last step or at the
+// writer's limit only gives a lower bound.
 func (c satCurve) best() (*satPoint, bool) {
 	var best *satPoint
 	for i := range c.points {
-		if c.points[i].pass {
-			best = &c.points[i]
+		if p := &c.points[i]; p.pass && (best == nil || p.rate > best.rate) {
+			best = p
 		}
 	}
-	if len(c.points) == 0 {
-		return nil, false
+	knee := false
+	for _, p := range c.points {
+		if !p.pass && !strings.HasPrefix(p.why, retriedMark) && !strings.HasPrefix(p.why, whyWriter) && (best == nil || p.rate > best.rate) {
+			knee = true
+		}
 	}
-	last := c.points[len(c.points)-1]
-	return best, !last.pass && !strings.HasPrefix(last.why, whyWriter)
+	return best, knee
 }
 
 const (
@@ -157,7 +159,13 @@ func (b *bench) climb(ctx context.Context, c *satCurve, set func(*phase), reader
 	// Writes spread evenly over namespaces: a write reaches total/ns clients.
 	perWrite := float64(total) / float64(len(readers))
 	rate := cfg.start / perWrite
-	retried := false
+	// A short unrecorded warm-up at the first rate: the first writes after
+	// thousands of clients connected pay for cold caches and heap growth,
+	// which is not the design's steady state.
+	if _, _, err := b.window(ctx, set, readers, b.cfg.messageBytes, rate, min(2*time.Second, cfg.window), time.Second, os.Getpid()); err != nil {
+		return err
+	}
+	l := ladder{factor: cfg.factor, max: cfg.maxWrites, maxDescents: 4}
 	for step := 0; step < cfg.steps && rate > 0; step++ {
 		d0 := dropped()
 		t0 := time.Now()
@@ -173,23 +181,48 @@ func (b *bench) climb(ctx context.Context, c *satCurve, set func(*phase), reader
 		p.offered, p.delivered = float64(p.comp.want)/secs, float64(p.comp.got)/secs
 		judge(&p, cfg.p99)
 		b.progress("saturation: %s, %d clients, %.1f writes/s: p99 %s, %.1f%%, pass %v", c.design, c.clients, rate, dur(p.sum.P99), p.comp.pct(), p.pass)
-		if !p.pass && !retried {
-			// One hiccup of the shared machine is not a knee: a failed
-			// step is run once more, and the climb ends if it fails again.
-			// The first try stays in the curve, marked.
-			retried = true
+		next, retry := l.after(rate, p.pass)
+		if retry {
 			p.why = retriedMark + p.why
-			c.points = append(c.points, p)
-			step--
-			continue
 		}
 		c.points = append(c.points, p)
-		if !p.pass {
-			break
-		}
-		rate = nextRate(rate, cfg.factor, cfg.maxWrites)
+		rate = next
 	}
 	return nil
+}
+
+// ladder is the climb's decision after each step, kept apart from the
+// measuring so it can be tested.
+//   - A sustained step goes up by factor (up to max), unless the climb came
+//     down to it: then the knee lies just above and the climb is over.
+//   - One hiccup of the shared machine is not a knee: the first failed step
+//     of a climb is run once more (the first try stays in the curve,
+//     marked), and the climb ends if it fails again.
+//   - When the very first rate is not sustained, the climb steps down (up
+//     to maxDescents times) until one is, so a loaded machine still yields
+//     a knee instead of no measurement.
+type ladder struct {
+	factor, max           float64
+	maxDescents, descents int
+	retried, passed       bool
+}
+
+// after returns the next rate (0: stop), and whether it is a retry of rate.
+func (l *ladder) after(rate float64, pass bool) (next float64, retry bool) {
+	switch {
+	case pass && l.descents > 0:
+		return 0, false
+	case pass:
+		l.passed = true
+		return nextRate(rate, l.factor, l.max), false
+	case !l.retried:
+		l.retried = true
+		return rate, true
+	case !l.passed && l.descents < l.maxDescents:
+		l.descents++
+		return rate / l.factor, false
+	}
+	return 0, false
 }
 
 // saturation runs scenario 7: for each size, the streamer, the floor and

@@ -135,7 +135,7 @@ func TestSaturationSteps(t *testing.T) {
 		t.Errorf("nextRate past the max = %v, want 0 (climb over)", got)
 	}
 	ok := satPoint{rate: 10, writeRate: 10, sum: summary{N: 100, P50: time.Millisecond, P99: 50 * time.Millisecond}, comp: completeness{want: 100, got: 100}}
-	judge(&ok, 100*time.Millisecond)
+	judge(&ok, 100*time.Millisecond, false)
 	if !ok.pass {
 		t.Fatalf("a complete step with p99 50 ms failed: %s", ok.why)
 	}
@@ -147,10 +147,20 @@ func TestSaturationSteps(t *testing.T) {
 		"writer":     {rate: 10, writeRate: 5, sum: summary{N: 100, P99: time.Millisecond}, comp: completeness{want: 100, got: 100}},
 		"dropped":    {rate: 10, writeRate: 10, dropped: 1, sum: summary{N: 100, P99: time.Millisecond}, comp: completeness{want: 100, got: 100}},
 	} {
-		judge(&p, 100*time.Millisecond)
+		judge(&p, 100*time.Millisecond, false)
 		if p.pass || p.why == "" {
 			t.Errorf("%s step sustained: %+v", name, p)
 		}
+	}
+	// Slow writes are the watch design's own knee, the others' harness limit.
+	w := satPoint{rate: 10, writeRate: 5, sum: summary{N: 100, P99: time.Millisecond}, comp: completeness{want: 100, got: 100}}
+	judge(&w, 100*time.Millisecond, true)
+	if (satCurve{points: []satPoint{w}}).kneeStep() == nil {
+		t.Errorf("kube-apiserver not keeping up with the writes while serving the watches is no knee: %s", w.why)
+	}
+	judge(&w, 100*time.Millisecond, false)
+	if (satCurve{points: []satPoint{w}}).kneeStep() != nil {
+		t.Errorf("the writer's limit is a knee: %s", w.why)
 	}
 	// The best step is the last sustained one; a failure for the writer's
 	// sake is no knee.

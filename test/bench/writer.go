@@ -39,6 +39,8 @@ type phase struct {
 	writes   atomic.Int64
 	failed   atomic.Int64
 	span     time.Duration // from the first write sent to the last returned
+	start    time.Time     // when the first write was due
+	lastSent atomic.Int64  // unixnano of the latest send, to tell whether the writes kept their schedule
 
 	superseded atomic.Uint64 // writes a reader skipped because it saw a later one of the Cast
 	reordered  atomic.Uint64 // events seen twice or after a later one of the Cast
@@ -163,6 +165,7 @@ func (w *writer) run(ctx context.Context, p *phase, rate float64, pad int) {
 		})
 	}
 	start := time.Now()
+	p.start = start
 	for n := range total {
 		if wait := time.Until(start.Add(time.Duration(n) * interval)); wait > 0 {
 			select {
@@ -180,8 +183,22 @@ func (w *writer) run(ctx context.Context, p *phase, rate float64, pad int) {
 	p.span = time.Since(start)
 }
 
+// sendRate is the write rate the phase achieved: its successful writes
+// over the time until the last one was sent (at least the window d), so a
+// slow last response does not count against the writer, a backlog does.
+func (p *phase) sendRate(rate float64, d time.Duration) float64 {
+	until := time.Duration(p.lastSent.Load()-p.start.UnixNano()) + time.Duration(float64(time.Second)/rate)
+	return float64(p.writes.Load()) / max(until.Seconds(), d.Seconds())
+}
+
 func (w *writer) write(ctx context.Context, p *phase, n int, ref castRef, pad int) {
-	msg := fmt.Sprintf("%s%d p=%d n=%d", stampPrefix, time.Now().UnixNano(), p.id, n)
+	sent := time.Now().UnixNano()
+	for {
+		if l := p.lastSent.Load(); l >= sent || p.lastSent.CompareAndSwap(l, sent) {
+			break
+		}
+	}
+	msg := fmt.Sprintf("%s%d p=%d n=%d", stampPrefix, sent, p.id, n)
 	if extra := pad - len(msg) - 1; extra > 0 {
 		msg += " " + strings.Repeat("x", extra)
 	}

@@ -213,3 +213,23 @@ func TestLadder(t *testing.T) {
 		t.Errorf("best %+v knee %v, want 54 and a knee", best, knee)
 	}
 }
+
+// TestSendRate: a window whose writes all went out on schedule kept its
+// rate, even when the rate does not divide the window; a backlog did not.
+func TestSendRate(t *testing.T) {
+	w := &writer{casts: []castRef{{name: "a"}}}
+	p := newPhase(16)
+	rate := 5 / (1.5 * 1.5 * 1.5 * 1.5) // 0.99 writes/s: 4 writes in 5 s
+	w.plan(p, rate, 5*time.Second)
+	p.start = time.Unix(100, 0)
+	interval := time.Duration(float64(time.Second) / rate)
+	p.lastSent.Store(p.start.Add(3 * interval).UnixNano())
+	p.writes.Store(int64(p.total))
+	if got := p.sendRate(rate); got < 0.99*rate {
+		t.Errorf("on schedule: %v writes/s of %v", got, rate)
+	}
+	p.lastSent.Store(p.start.Add(6 * interval).UnixNano())
+	if got := p.sendRate(rate); got > 0.9*rate {
+		t.Errorf("three intervals behind: %v writes/s of %v counts as kept up", got, rate)
+	}
+}

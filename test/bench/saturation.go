@@ -183,8 +183,8 @@ func (b *bench) climb(ctx context.Context, c *satCurve, set func(*phase), reader
 		p := satPoint{clients: c.clients, design: c.design, step: step, rate: rate, sum: ph.lat.summary(), comp: ph.completeness(readers),
 			server: us[1], api: us[0], self: us[2],
 			wall: time.Since(t0), dropped: dropped() - d0}
-		secs := cfg.window.Seconds()
-		p.writeRate = ph.sendRate(rate, cfg.window)
+		secs := ph.planned(rate).Seconds()
+		p.writeRate = ph.sendRate(rate)
 		p.offered, p.delivered = float64(p.comp.want)/secs, float64(p.comp.got)/secs
 		judge(&p, cfg.p99, serverPID == b.cl.apiPID)
 		b.progress("saturation: %s, %d clients, %.1f writes/s: p99 %s, %.1f%%, pass %v", c.design, c.clients, rate, dur(p.sum.P99), p.comp.pct(), p.pass)

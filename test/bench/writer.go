@@ -184,11 +184,19 @@ func (w *writer) run(ctx context.Context, p *phase, rate float64, pad int) {
 }
 
 // sendRate is the write rate the phase achieved: its successful writes
-// over the time until the last one was sent (at least the window d), so a
-// slow last response does not count against the writer, a backlog does.
-func (p *phase) sendRate(rate float64, d time.Duration) float64 {
-	until := time.Duration(p.lastSent.Load()-p.start.UnixNano()) + time.Duration(float64(time.Second)/rate)
-	return float64(p.writes.Load()) / max(until.Seconds(), d.Seconds())
+// over the time until the last one was sent plus one interval (at least
+// the planned span), so a slow last response does not count against the
+// writer, a backlog does.
+func (p *phase) sendRate(rate float64) float64 {
+	interval := time.Duration(float64(time.Second) / rate)
+	until := time.Duration(p.lastSent.Load()-p.start.UnixNano()) + interval
+	return float64(p.writes.Load()) / max(until.Seconds(), p.planned(rate).Seconds())
+}
+
+// planned is how long the planned writes take at rate: the window, less
+// the fraction of a write that did not fit in it.
+func (p *phase) planned(rate float64) time.Duration {
+	return time.Duration(float64(p.total) / rate * float64(time.Second))
 }
 
 func (w *writer) write(ctx context.Context, p *phase, n int, ref castRef, pad int) {

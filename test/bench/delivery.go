@@ -79,11 +79,13 @@ func (c completeness) complete() bool {
 	return c.want > 0 && c.got+c.superseded == c.want && c.reordered == 0 && c.neg == 0 && c.failed == 0
 }
 
+// pct is the share of expected events accounted for, rounded down to a
+// tenth, so 24,999 of 25,000 prints as 99.9%, not 100.0%.
 func (c completeness) pct() float64 {
 	if c.want == 0 {
 		return 0
 	}
-	return 100 * float64(c.got+c.superseded) / float64(c.want)
+	return math.Floor(1000*float64(c.got+c.superseded)/float64(c.want)) / 10
 }
 
 // String is the accounting a row's note and a goal's measured text print.

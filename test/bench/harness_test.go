@@ -81,6 +81,9 @@ func TestPhaseAccounting(t *testing.T) {
 }
 
 func TestCompleteness(t *testing.T) {
+	if p := (completeness{want: 25000, got: 24999}).pct(); p != 99.9 {
+		t.Errorf("24,999 of 25,000 = %v%%, want 99.9%% (never a rounded-up 100%%)", p)
+	}
 	ok := completeness{want: 10, got: 8, superseded: 2}
 	if !ok.complete() {
 		t.Errorf("%v: read or superseded, every event: complete", ok)

@@ -120,7 +120,10 @@ const method = `
 - **Saturation** (7): for each size (1,000, 10,000 and 20,000 clients), each design climbs the same ladder of write
   rates (×1.5 per step from 5,000 deliveries/s, a 5 s window per step) until a step is not sustained: p99 above 100 ms,
   an event missing, a stream dropped, or the writes not keeping up (then kube-apiserver or the writer is the limit and
-  the curve is only a lower bound). A failed step is run once more before it counts as the knee. The designs: the
+  the curve is only a lower bound; for the watch design kube-apiserver is the server, so there it is the knee). An
+  unrecorded 2 s warm-up comes first; the first failed step of a curve is run once more before it counts; when the
+  first rate is not sustained the curve steps down (÷1.5, up to 4 times) until one is. A size above the open-files
+  limit (minus 1,024) runs at what the limit allows, and its rows say so. The designs: the
   streamer; the watch per client (up to ` + "`-peer-max-clients`" + `); and the **floor**, a bare SSE fan-out built
   into the bench and run as its own process (the bench binary re-executed with ` + "`-floor-server`" + `): one client-go
   watch on Casts, one goroutine per client, one write per event, no auth, no resume, no coalescing. CPU per delivery is

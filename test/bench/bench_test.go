@@ -28,9 +28,10 @@ func TestSmoke(t *testing.T) {
 	}
 	out := t.TempDir()
 	// Scenario 6 (GitHub) adds about a minute: its low-budget window and
-	// resync cadence cannot shrink below seconds; scenario 8 (idle Casts)
-	// two windows of two 5 s resyncs.
-	ctx, cancel := context.WithTimeout(context.Background(), 360*time.Second)
+	// resync cadence cannot shrink below seconds. Scenario 7 (saturation)
+	// adds about a minute: three designs climb at two sizes; scenario 9
+	// (idle Casts) two windows of two 5 s resyncs.
+	ctx, cancel := context.WithTimeout(context.Background(), 420*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	if err := run(ctx, []string{"-smoke", "-out", out}, &stdout, &stderr); err != nil {
@@ -39,7 +40,7 @@ func TestSmoke(t *testing.T) {
 	table := stdout.String()
 
 	results := tableRows(t, table, "### Results", 10)
-	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. GitHub to screen", "8. idle Casts", "9. many Casts"} {
+	for _, scenario := range []string{"1. delivery", "2. idle memory", "3. connection storm", "4. slow consumers", "5. controller", "6. github", "7. saturation", "8. GitHub to screen", "9. idle Casts", "10. many Casts"} {
 		if !hasRow(results, scenario) {
 			t.Errorf("no %q row in the results table:\n%s", scenario, table)
 		}
@@ -53,9 +54,12 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("no delivery row for %q", design)
 		}
 	}
+	if !strings.Contains(table, "### Saturation curve") || !strings.Contains(table, designSatFloor) {
+		t.Errorf("no saturation curve with the floor in:\n%s", table)
+	}
 	goals := tableRows(t, table, "### Goals", 4)
-	if len(goals) != 28 {
-		t.Errorf("%d goal rows, want 28:\n%s", len(goals), table)
+	if len(goals) != 32 {
+		t.Errorf("%d goal rows, want 32:\n%s", len(goals), table)
 	}
 	for _, g := range goals {
 		if g[3] != "**PASS**" && g[3] != "**FAIL**" {
@@ -165,19 +169,19 @@ func TestEventReader(t *testing.T) {
 		"id: 7\nevent: status\ndata: {\"message\":\"created\"}\n\n"
 	er := newEventReader(strings.NewReader(stream))
 	type ev struct {
-		kind       eventKind
-		phase, seq int
-		stamped    bool
+		kind    eventKind
+		st      stamp
+		stamped bool
 	}
 	var got []ev
 	for {
-		k, p, n, ok, err := er.next()
+		k, st, ok, err := er.next()
 		if err != nil {
 			break
 		}
-		got = append(got, ev{k, p, n, ok})
+		got = append(got, ev{k, st, ok})
 	}
-	want := []ev{{eventChange, 7, 42, true}, {eventSynced, 0, 0, false}, {eventChange, 0, 0, false}}
+	want := []ev{{eventChange, stamp{phase: 7, seq: 42, sent: 123}, true}, {eventSynced, stamp{}, false}, {eventChange, stamp{}, false}}
 	if len(got) != len(want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}

@@ -16,20 +16,29 @@ func (b *bench) deliveryRun(ctx context.Context, set func(*phase), readers []int
 
 // deliveryWindow is deliveryRun for a window of length d.
 func (b *bench) deliveryWindow(ctx context.Context, set func(*phase), readers []int, pad int, d time.Duration) (*phase, []usage, error) {
-	ph := newPhase(b.cfg.writesPerSec*int(math.Ceil(d.Seconds())) + 16)
 	pids := []int{b.cl.apiPID}
 	if b.streamer != nil {
 		pids = append(pids, b.streamer.pid())
 	}
+	return b.window(ctx, set, readers, pad, float64(b.cfg.writesPerSec), d, 10*time.Second, pids...)
+}
+
+// window writes at rate per second for d with readers registered through
+// set, waits up to grace for the expected events, closes the phase (events
+// read later count as late) and returns it with the usage of pids over
+// the whole window, in pids order.
+func (b *bench) window(ctx context.Context, set func(*phase), readers []int, pad int, rate float64, d, grace time.Duration, pids ...int) (*phase, []usage, error) {
+	ph := newPhase(int(rate*math.Ceil(d.Seconds())) + 16)
+	b.writer.plan(ph, rate, d)
 	w := sample(pids...)
 	set(ph)
-	b.writer.run(ctx, ph, b.cfg.writesPerSec, d, pad)
+	b.writer.run(ctx, ph, rate, pad)
 	want := expected(ph, readers)
-	deadline := time.Now().Add(10 * time.Second)
-	for ph.lat.count() < want && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	deadline := time.Now().Add(grace)
+	for ph.received()+ph.superseded.Load() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
 	}
-	set(nil)
+	ph.close()
 	us := w.end()
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
@@ -44,12 +53,56 @@ func (b *bench) deliveryWindow(ctx context.Context, set func(*phase), readers []
 // write, once per reader of its namespace.
 func expected(ph *phase, readers []int) uint64 {
 	var n uint64
-	for i := range ph.returned {
+	for i := range ph.total {
 		if ph.returned[i].Load() != 0 {
 			n += uint64(readers[ph.nsOf[i]])
 		}
 	}
 	return n
+}
+
+// completeness is how a window's events add up against what was expected.
+type completeness struct {
+	want, got, superseded, reordered, late, neg uint64
+	failed                                      int64
+}
+
+func (ph *phase) completeness(readers []int) completeness {
+	return completeness{want: expected(ph, readers), got: ph.received(), superseded: ph.superseded.Load(),
+		reordered: ph.reordered.Load(), late: ph.late.Load(), neg: ph.lat.neg.Load(), failed: ph.failed.Load()}
+}
+
+// complete is the bar for every delivery goal: each expected event was read
+// within the window or superseded by a later one of its Cast, nothing was
+// read twice or out of order, no latency was negative, no write failed.
+func (c completeness) complete() bool {
+	return c.want > 0 && c.got+c.superseded == c.want && c.reordered == 0 && c.neg == 0 && c.failed == 0
+}
+
+// pct is the share of expected events accounted for, rounded down to a
+// tenth, so 24,999 of 25,000 prints as 99.9%, not 100.0%.
+func (c completeness) pct() float64 {
+	if c.want == 0 {
+		return 0
+	}
+	return math.Floor(1000*float64(c.got+c.superseded)/float64(c.want)) / 10
+}
+
+// String is the accounting a row's note and a goal's measured text print.
+func (c completeness) String() string {
+	s := fmt.Sprintf("%.1f%% of %s expected events", c.pct(), human(float64(c.want)))
+	if c.superseded > 0 {
+		s += fmt.Sprintf(" (%s superseded by a later write of their Cast)", human(float64(c.superseded)))
+	}
+	for _, x := range []struct {
+		n    uint64
+		what string
+	}{{c.late, "late (after the window)"}, {c.reordered, "read twice or out of order"}, {c.neg, "with a NEGATIVE latency (clock bug)"}, {uint64(c.failed), "writes failed"}} {
+		if x.n > 0 {
+			s += fmt.Sprintf("; %s %s", human(float64(x.n)), x.what)
+		}
+	}
+	return s
 }
 
 func (b *bench) streamerUsage(us []usage) usage {
@@ -61,8 +114,8 @@ func (b *bench) streamerUsage(us []usage) usage {
 
 // deliveryRow turns a phase into a table row.
 func (b *bench) deliveryRow(scenario, design string, clients int, ph *phase, us []usage, readers []int, extra string) row {
-	want := expected(ph, readers)
-	got := ph.lat.count()
+	c := ph.completeness(readers)
+	got := c.got
 	r := row{
 		scenario: scenario, design: design, clients: clients, lat: ph.lat.summary(), hasLat: true,
 		throughput: fmt.Sprintf("%s events/s (%d writes/s)", human(float64(got)/b.cfg.duration.Seconds()), int(float64(ph.writes.Load())/b.cfg.duration.Seconds()+0.5)),
@@ -71,17 +124,7 @@ func (b *bench) deliveryRow(scenario, design string, clients int, ph *phase, us 
 	if design == designStreamer {
 		r.proc, r.procName = b.streamerUsage(us), "streamer"
 	}
-	pct := 100.0
-	if want > 0 {
-		pct = 100 * float64(got) / float64(want)
-	}
-	r.note = fmt.Sprintf("%.1f%% of %d expected events", pct, want)
-	if e := ph.early.Load(); e > 0 {
-		r.note += fmt.Sprintf("; %d read before their write returned (counted as 0)", e)
-	}
-	if f := ph.failed.Load(); f > 0 {
-		r.note += fmt.Sprintf("; %d writes failed", f)
-	}
+	r.note = c.String()
 	if extra != "" {
 		r.note += "; " + extra
 	}
@@ -104,7 +147,7 @@ func (b *bench) clientsAt(ctx context.Context, C int, first bool) error {
 			return err
 		}
 		time.Sleep(b.cfg.settle)
-		before, _ := readProc(b.streamer.pid())
+		before, errBefore := readProc(b.streamer.pid())
 		fleet := newFleet(b.streamAddr)
 		w := sample(b.cl.apiPID, b.streamer.pid())
 		var admit hist
@@ -114,7 +157,7 @@ func (b *bench) clientsAt(ctx context.Context, C int, first bool) error {
 			return err
 		}
 		time.Sleep(b.cfg.settle)
-		after, _ := readProc(b.streamer.pid())
+		after, errAfter := readProc(b.streamer.pid())
 		admitted := int(fleet.admitted.Load())
 		perClient := float64(int64(after.RSS)-int64(before.RSS)) / float64(max(admitted, 1))
 		b.res.add(row{scenario: "2. idle memory", design: designStreamer, clients: C, lat: admit.summary(), hasLat: true,
@@ -122,7 +165,7 @@ func (b *bench) clientsAt(ctx context.Context, C int, first bool) error {
 			proc:       us[1], procName: "streamer", api: us[0],
 			note: fmt.Sprintf("%d/%d admitted; RSS %s → %s idle = **%s per client**; latency = time to 200",
 				admitted, C, mib(before.RSS), mib(after.RSS), kib(perClient)) + refusedNote(fleet)})
-		b.res.idle[C] = idleResult{admitted: admitted, perClient: perClient}
+		b.res.idle[C] = idleResult{admitted: admitted, perClient: perClient, ok: errBefore == nil && errAfter == nil && after.RSS > 0}
 		readers := fleet.readersPerNS(cfg.namespaces)
 
 		if cfg.runs(scDelivery) {
@@ -135,7 +178,8 @@ func (b *bench) clientsAt(ctx context.Context, C int, first bool) error {
 				extra = fmt.Sprintf("%d streams dropped", d)
 			}
 			b.res.add(b.deliveryRow("1. delivery", designStreamer, C, ph, us, readers, extra))
-			b.res.delivery[key(designStreamer, C)] = deliveryResult{sum: ph.lat.summary(), connected: admitted, dropped: int(fleet.dropped.Load())}
+			b.res.delivery[key(designStreamer, C)] = deliveryResult{sum: ph.lat.summary(), comp: ph.completeness(readers),
+				connected: admitted, dropped: int(fleet.dropped.Load())}
 			b.res.cdf(fmt.Sprintf("streamer, %s clients", human(float64(C))), &ph.lat)
 		}
 		if first && cfg.runs(scStall) {
@@ -192,7 +236,7 @@ func (b *bench) peer(ctx context.Context, C int, specs []streamSpec, mux bool) e
 		extra += fmt.Sprintf("; %d watches ended early", n)
 	}
 	b.res.add(b.deliveryRow("1. delivery", design, C, ph, us, readers, extra))
-	b.res.delivery[key(design, C)] = deliveryResult{sum: ph.lat.summary(), connected: int(wf.started.Load())}
+	b.res.delivery[key(design, C)] = deliveryResult{sum: ph.lat.summary(), comp: ph.completeness(readers), connected: int(wf.started.Load())}
 	label := fmt.Sprintf("watch per client, %s clients", human(float64(C)))
 	switch {
 	case C == 1:
@@ -230,6 +274,7 @@ func (b *bench) stall(ctx context.Context, C int, fleet *sseFleet, readers []int
 		base.merge(&ph.lat)
 		baseUse = sumUsage(baseUse, us)
 		res.baseP99s = append(res.baseP99s, ph.lat.quantile(0.99))
+		res.note(ph.completeness(readers))
 
 		m0, err := scrape(b.metricsURL())
 		if err != nil {
@@ -257,6 +302,7 @@ func (b *bench) stall(ctx context.Context, C int, fleet *sseFleet, readers []int
 		stall.merge(&ph.lat)
 		stallUse = sumUsage(stallUse, us)
 		res.stallP99s = append(res.stallP99s, ph.lat.quantile(0.99))
+		res.note(ph.completeness(readers))
 	}
 	res.n *= cfg.stallRounds
 	res.base, res.stalled = base.summary(), stall.summary()

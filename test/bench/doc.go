@@ -86,8 +86,12 @@ const method = `
   per-user limits raised (` + "`--max-streams-per-user`" + `, ` + "`--user-requests-per-minute`" + `) because thousands of clients
   share 100 ServiceAccounts, and ` + "`--max-stream-duration 1h`" + ` so no stream ends mid-run.
 - **Delivery latency** (1): a writer patches ` + "`status.message`" + ` to ` + "`t=<unixnano> p=<window> n=<write>`" + ` (plus
-  progress) at a fixed rate, round-robin over the Casts; latency is from that status write returning to the client having
-  read the event (an event read before its write returned counts as 0; the rows say how many). Each client streams one
+  progress) at a fixed rate, round-robin over the Casts; latency is from the moment the write was sent (the stamp in the
+  message) to the client having read the event. A negative latency is a clock bug: it is counted, never clamped, and
+  fails every goal fed by it. A delivery goal needs every expected event (successful writes × clients of the
+  namespace) read within the window, or superseded: the streamer keeps the latest state per Cast, so a client that read a
+  later write of the same Cast first skips the earlier one, and the rows count those apart. Events read after the window
+  are counted as late. Each client streams one
   namespace, so a write reaches clients/namespaces of them. Streamer clients are HTTP/1.1 SSE clients, one TCP connection
   each, with a minimal allocation-free SSE reader. The **watch per client** peer gives every client its own client-go watch
   on its namespace's Casts, with its own token, straight to kube-apiserver, each on its own TLS connection as independent
@@ -113,6 +117,18 @@ const method = `
   (` + "`slow_consumer`" + ` in /metrics) inside the window. The messages are large so that this happens at once. The
   stalled window starts 1 s after their streams opened: it measures clients that stopped reading, not the cost of
   writing a large snapshot to new ones.
+- **Saturation** (7): for each size (1,000, 10,000 and 20,000 clients), each design climbs the same ladder of write
+  rates (×1.5 per step from 5,000 deliveries/s, a 5 s window per step) until a step is not sustained: p99 above 100 ms,
+  an event missing, a stream dropped, or the writes not keeping up (then kube-apiserver or the writer is the limit and
+  the curve is only a lower bound; for the watch design kube-apiserver is the server, so there it is the knee). An
+  unrecorded 2 s warm-up comes first; the first failed step of a curve is run once more before it counts; when the
+  first rate is not sustained the curve steps down (÷1.5, up to 4 times) until one is. A size above the open-files
+  limit (minus 1,024) runs at what the limit allows, and its rows say so. The designs: the
+  streamer; the watch per client (up to ` + "`-peer-max-clients`" + `); and the **floor**, a bare SSE fan-out built
+  into the bench and run as its own process (the bench binary re-executed with ` + "`-floor-server`" + `): one client-go
+  watch on Casts, one goroutine per client, one write per event, no auth, no resume, no coalescing. CPU per delivery is
+  the fan-out process's CPU over the step divided by the events read (for the watch design, kube-apiserver's, which also
+  serves the writes). The load generator's own CPU (the bench process) is given per step, in cores.
 - **Controller** (5): the controller binary with a webhook secret and a token for the in-process GitHub fake
   (` + "`controllers/ghapi/ghapitest`" + `, which keeps GitHub's rate-limit books), resync set to 1 h. Casts with
   ` + "`spec.runID`" + ` are created and attached first; then signed ` + "`workflow_run`" + ` requested, in_progress,
@@ -128,7 +144,7 @@ const method = `
   five deliveries are sent; counted calls of the token per Cast include dispatch and completion. *Low budget*: a token
   with 300 calls left and a reset 3 min away, 100 Casts followed by webhooks and 200 whose runs finish on the fake
   without any; the fake's window resets on time.
-- **GitHub to screen** (7): a fresh streamer and a controller with a webhook secret, a token for the GitHub fake and
+- **GitHub to screen** (8): a fresh streamer and a controller with a webhook secret, a token for the GitHub fake and
   ` + "`--resync-interval 1h`" + ` (so no REST resync interferes; the row gives the counted GitHub calls in the window).
   Each window has its own 200 Casts attached to in-progress runs in one namespace, which all 1,000 clients stream
   (ServiceAccount tokens, the allocation-free reader). Signed ` + "`workflow_job`" + ` in_progress deliveries are POSTed at
@@ -143,7 +159,7 @@ const method = `
   kube-apiserver, timed against the same POSTs: it is the controller's and kube-apiserver's share of the latency, and the
   rows give the clients' p99 as a multiple of it. CPU seconds of the controller, streamer, kube-apiserver and the bench
   itself are over the window and its drain.
-- **Idle Casts** (8): 10,000 Casts with ` + "`spec.runID`" + ` over 20 namespaces (runs in 100 repositories), created
+- **Idle Casts** (9): 10,000 Casts with ` + "`spec.runID`" + ` over 20 namespaces (runs in 100 repositories), created
   once; earlier scenarios' Casts are deleted first, so the controller's reconciles are theirs alone. The controller runs
   twice over them at the default ` + "`--resync-interval`" + ` (60 s; the 120 s window spans two resyncs; an idle Cast's
   cost is paid per interval, so at 30 s the CPU doubles): without a token (they would follow webhooks alone, and none
@@ -152,7 +168,7 @@ const method = `
   reconciled once (attached, then Queued), then counts ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + `
   from the controller's /metrics before and after the window, and its CPU from /proc. The design is one look per
   interval (jittered up to +10%), so that figure is just under 1 and its margin is thin by construction.
-- **Many Casts** (9, run last; its Casts stay until the control plane stops): 10,000 and then 100,000 Casts in 100
+- **Many Casts** (10, run last; its Casts stay until the control plane stops): 10,000 and then 100,000 Casts in 100
   namespaces, one repository per namespace, each attached (` + "`spec.runID`" + `) to a run the GitHub fake knows; 10%
   are finished (Succeeded, Complete=True, run completed on the fake), the rest Queued with the controller's finalizer.
   Each is created and its status written as the controller would have written it from the fake's run (48 in flight; the

@@ -11,10 +11,15 @@ import (
 // then 64 sub-buckets per power of two (under 1.6% error), so thousands of
 // reader goroutines can record into one without a lock and percentiles
 // need no stored samples.
+//
+// A negative latency is never clamped into a bucket: it can only come from
+// a clock that went backwards (or a stamp from the future), so it is
+// counted apart, in neg, and every goal fed by the histogram fails on it.
 type hist struct {
 	counts [histBuckets]atomic.Uint64
 	n      atomic.Uint64
-	max    atomic.Int64 // nanoseconds, exact
+	neg    atomic.Uint64 // negative samples, not in counts or n
+	max    atomic.Int64  // nanoseconds, exact
 }
 
 const (
@@ -52,7 +57,8 @@ func bucketMid(i int) float64 {
 
 func (h *hist) record(d time.Duration) {
 	if d < 0 {
-		d = 0
+		h.neg.Add(1)
+		return
 	}
 	h.counts[bucketOf(uint64(d/time.Microsecond))].Add(1)
 	h.n.Add(1)
@@ -72,6 +78,7 @@ func (h *hist) merge(o *hist) {
 		h.counts[i].Add(o.counts[i].Load())
 	}
 	h.n.Add(o.n.Load())
+	h.neg.Add(o.neg.Load())
 	h.max.Store(max(h.max.Load(), o.max.Load()))
 }
 
@@ -118,11 +125,16 @@ func (h *hist) cdf() [][2]float64 {
 }
 
 // summary is what a row prints for a histogram.
+// Neg is the number of negative samples (clock bugs), which are not in N.
 type summary struct {
-	N             uint64
+	N, Neg        uint64
 	P50, P99, Max time.Duration
 }
 
 func (h *hist) summary() summary {
-	return summary{N: h.count(), P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.quantile(1)}
+	return summary{N: h.count(), Neg: h.neg.Load(), P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.quantile(1)}
 }
+
+// valid reports whether the summary is a measurement a goal can judge:
+// some samples, none negative.
+func (s summary) valid() bool { return s.N > 0 && s.Neg == 0 && s.P99 >= 0 }

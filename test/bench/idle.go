@@ -288,7 +288,7 @@ func (b *bench) idleRun(ctx context.Context, label string, ready func(*castv1alp
 		note = fmt.Sprintf("%s reconciles in %s (%.2f per Cast per %s resync interval), %s each on average, %.0f waiting in the queue at the end; every Cast reconciled once %s after the controller started",
 			human(run.reconciles), run.window, run.perInterval(), run.resync, dur(time.Duration(tSum/max(tCount, 1)*float64(time.Second))), waiting, dur(run.settled))
 	}
-	b.res.add(row{scenario: "8. idle Casts", design: "attached, no news, " + label, clients: c.casts,
+	b.res.add(row{scenario: "9. idle Casts", design: "attached, no news, " + label, clients: c.casts,
 		throughput: fmt.Sprintf("%.1f reconciles/s", run.reconciles/run.window.Seconds()),
 		proc:       us[1], procName: "controller", api: us[0], note: note})
 	return nil

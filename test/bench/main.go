@@ -40,9 +40,10 @@ const (
 	scScreen     = "screen"
 	scIdle       = "idle"
 	scMany       = "many"
+	scSaturation = "saturation"
 )
 
-var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scScreen, scController, scIdle, scGitHub, scMany}
+var allScenarios = []string{scDelivery, scMemory, scStorm, scStall, scSaturation, scScreen, scController, scIdle, scGitHub, scMany}
 
 type config struct {
 	clients           []int
@@ -69,6 +70,7 @@ type config struct {
 	screen            screenConfig
 	idle              idleConfig
 	many              manyConfig
+	sat               satConfig
 }
 
 func (c config) runs(s string) bool { return slices.Contains(c.scenarios, s) }
@@ -100,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.screen.bind(fs)
 	c.idle.bind(fs)
 	c.many.bind(fs)
+	c.sat.bind(fs)
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "subset of "+strings.Join(allScenarios, ","))
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -120,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		maps.Copy(smoke, c.screen.smoke())
 		maps.Copy(smoke, c.idle.smoke())
 		maps.Copy(smoke, c.many.smoke())
+		maps.Copy(smoke, c.sat.smoke())
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()
@@ -160,10 +164,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := c.many.validate(); err != nil {
 		return c, err
 	}
+	if err := c.sat.validate(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
 func main() {
+	if isFloorServer(os.Args[1:]) {
+		if err := floorMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

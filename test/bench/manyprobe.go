@@ -331,7 +331,7 @@ func streamProbe(ctx context.Context, url, token string) (probe, error) {
 	er := newEventReader(fb)
 	var p probe
 	for {
-		kind, _, _, _, err := er.next()
+		kind, _, _, err := er.next()
 		if err != nil {
 			return p, fmt.Errorf("reading the stream: %w", err)
 		}

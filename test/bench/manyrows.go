@@ -94,7 +94,7 @@ func (b *bench) manyRow(e *manyEnv, s manySizeResult) row {
 	if kubectl == "" {
 		kubectl = fmt.Sprintf("%s (%d names)", dur(s.kubectl), s.kubectlItems)
 	}
-	return row{scenario: "9. many Casts", design: fmt.Sprintf("%d%% finished, rest Queued, %d namespaces", int(b.cfg.many.finishedPc), b.cfg.many.namespaces),
+	return row{scenario: "10. many Casts", design: fmt.Sprintf("%d%% finished, rest Queued, %d namespaces", int(b.cfg.many.finishedPc), b.cfg.many.namespaces),
 		clients: s.n,
 		throughput: fmt.Sprintf("created %s in %s (%s/s)", human(float64(s.added)), dur(s.createTook),
 			human(float64(s.added)/s.createTook.Seconds())),

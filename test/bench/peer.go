@@ -113,6 +113,7 @@ func (f *watchFleet) open1(ctx context.Context, rc rest.Interface, ns int) error
 	f.started.Add(1)
 	f.wg.Go(func() {
 		defer w.Stop()
+		var s seen
 		for ev := range w.ResultChan() {
 			now := time.Now()
 			if ev.Type != watch.Modified {
@@ -120,7 +121,7 @@ func (f *watchFleet) open1(ctx context.Context, rc rest.Interface, ns int) error
 			}
 			if cast, ok := ev.Object.(*castv1alpha1.Cast); ok {
 				if ph := f.cur.Load(); ph != nil {
-					ph.observe(cast.Status.Message, now)
+					ph.observe(&s, cast.Status.Message, now)
 				}
 			}
 		}

@@ -292,5 +292,9 @@ func scrape(url string) (metrics, error) {
 
 func (m metrics) get(series string) float64 { return m[series] }
 
+// has reports whether the scrape had the series: a counter that is absent
+// is not a counter at zero, and a goal must not read it as one.
+func (m metrics) has(series string) bool { _, ok := m[series]; return ok }
+
 // delta is after-before for one series.
 func delta(before, after metrics, series string) float64 { return after[series] - before[series] }

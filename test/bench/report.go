@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -23,10 +24,12 @@ type row struct {
 type idleResult struct {
 	admitted  int
 	perClient float64 // bytes
+	ok        bool    // /proc was read before and after
 }
 
 type deliveryResult struct {
 	sum                summary
+	comp               completeness
 	connected, dropped int
 }
 
@@ -34,6 +37,13 @@ type stallResult struct {
 	base, stalled       summary
 	baseP99s, stallP99s []time.Duration
 	n, closed, clients  int
+	incomplete          []string // accounting of windows that missed events
+}
+
+func (s *stallResult) note(c completeness) {
+	if !c.complete() {
+		s.incomplete = append(s.incomplete, c.String())
+	}
 }
 
 type stormResult struct {
@@ -44,6 +54,7 @@ type stormResult struct {
 	tokens, users, pairs, windows int
 	tokenReviews, sars            int
 	tooMany, refused              int
+	missing                       []string // metric series absent from the scrape after the storm
 }
 
 type controllerResult struct {
@@ -77,6 +88,7 @@ type results struct {
 	screen       []screenResult
 	idleCasts    []idleRun
 	many         manyResults
+	sat          satResults
 	goals        []goal
 	curves       []curve
 	streamerArgs []string
@@ -96,7 +108,8 @@ func (r *results) cdf(label string, h *hist) {
 
 // evaluate turns the measurements into the goal rows. Goals are stated for
 // 1,000 and 10,000 clients; with other -clients they apply to the smallest
-// and the largest size run.
+// and the largest size run. A goal whose measurement is missing, empty or
+// incomplete fails.
 func (r *results) evaluate() {
 	cfg := r.cfg
 	small, large := cfg.clients[0], cfg.clients[len(cfg.clients)-1]
@@ -105,38 +118,50 @@ func (r *results) evaluate() {
 
 	name := fmt.Sprintf("Delivery, %s clients", human(float64(small)))
 	if d, ok := r.delivery[key(designStreamer, small)]; ok {
-		add(goal{name: name, target: "p50 ≤ 20 ms and p99 ≤ 80 ms",
-			measured: fmt.Sprintf("p50 %s, p99 %s", dur(d.sum.P50), dur(d.sum.P99)),
-			pass:     d.sum.N > 0 && d.sum.P50 <= 20*time.Millisecond && d.sum.P99 <= 80*time.Millisecond})
+		m := marginText(tightest(ratio(ms(d.sum.P50), 20, true), ratio(ms(d.sum.P99), 80, true)))
+		add(goal{name: name, target: "p50 ≤ 20 ms and p99 ≤ 80 ms, every event",
+			measured: fmt.Sprintf("p50 %s, p99 %s (%s); %s", dur(d.sum.P50), dur(d.sum.P99), m, d.comp),
+			pass:     d.sum.valid() && d.comp.complete() && d.sum.P50 <= 20*time.Millisecond && d.sum.P99 <= 80*time.Millisecond})
 	} else {
 		skip(name, "p50 ≤ 20 ms and p99 ≤ 80 ms")
 	}
 	name = fmt.Sprintf("Delivery vs watch per client, %s clients", human(float64(small)))
 	d, ok1 := r.delivery[key(designStreamer, small)]
 	p, ok2 := r.delivery[key(designPeer, small)]
-	if ok1 && ok2 && p.sum.P99 > 0 {
-		measured := fmt.Sprintf("%s vs %s (%.2f×)", dur(d.sum.P99), dur(p.sum.P99), float64(d.sum.P99)/float64(p.sum.P99))
+	if ok1 && ok2 {
+		measured := fmt.Sprintf("%s vs %s (%.2f×, %s)", dur(d.sum.P99), dur(p.sum.P99), float64(d.sum.P99)/float64(p.sum.P99),
+			margin(ms(d.sum.P99), ms(p.sum.P99)/3, true))
 		if m, ok := r.delivery[key(designPeerMux, small)]; ok && m.sum.P99 > 0 {
 			measured += fmt.Sprintf("; vs HTTP/2-multiplexed watches %s (%.2f×)", dur(m.sum.P99), float64(d.sum.P99)/float64(m.sum.P99))
 		}
+		if !d.comp.complete() {
+			measured += "; streamer: " + d.comp.String()
+		}
 		add(goal{name: name, target: "streamer p99 ≤ ⅓ of the watch-per-client p99 (one connection per client)",
-			measured: measured, pass: 3*d.sum.P99 <= p.sum.P99})
+			measured: measured, pass: d.sum.valid() && p.sum.valid() && d.comp.complete() && 3*d.sum.P99 <= p.sum.P99})
 	} else {
 		skip(name, "streamer p99 ≤ ⅓ of the watch-per-client p99")
 	}
 	name = fmt.Sprintf("%s clients on one replica", human(float64(large)))
 	if d, ok := r.delivery[key(designStreamer, large)]; ok {
-		add(goal{name: name, target: "all connected, p50 ≤ 150 ms, p99 ≤ 500 ms",
-			measured: fmt.Sprintf("%d/%d connected, %d dropped; p50 %s, p99 %s", d.connected, large, d.dropped, dur(d.sum.P50), dur(d.sum.P99)),
-			pass: d.connected == large && d.dropped == 0 && d.sum.N > 0 &&
+		m := marginText(tightest(ratio(ms(d.sum.P50), 150, true), ratio(ms(d.sum.P99), 500, true)))
+		add(goal{name: name, target: "all connected, p50 ≤ 150 ms, p99 ≤ 500 ms, every event",
+			measured: fmt.Sprintf("%d/%d connected, %d dropped; p50 %s, p99 %s (%s); %s", d.connected, large, d.dropped, dur(d.sum.P50), dur(d.sum.P99), m, d.comp),
+			pass: d.connected == large && d.dropped == 0 && d.sum.valid() && d.comp.complete() &&
 				d.sum.P50 <= 150*time.Millisecond && d.sum.P99 <= 500*time.Millisecond})
 	} else {
 		skip(name, "all connected, p50 ≤ 150 ms, p99 ≤ 500 ms")
 	}
+	r.largeDeliveryGoal(add, skip)
+	r.saturationGoals(add, skip)
 	name = fmt.Sprintf("Idle memory, %s clients", human(float64(large)))
 	if m, ok := r.idle[large]; ok {
+		measured := "no reading of the streamer's /proc"
+		if m.ok {
+			measured = fmt.Sprintf("%s per client (%s)", kib(m.perClient), margin(m.perClient, 32<<10, true))
+		}
 		add(goal{name: name, target: "≤ 32 KiB streamer RSS per plain-HTTP client",
-			measured: kib(m.perClient) + " per client", pass: m.admitted == large && m.perClient <= 32<<10})
+			measured: measured, pass: m.ok && m.admitted == large && m.perClient <= 32<<10})
 	} else {
 		skip(name, "≤ 32 KiB streamer RSS per plain-HTTP client")
 	}
@@ -144,20 +169,26 @@ func (r *results) evaluate() {
 	if s := r.stallRes; s.n > 0 {
 		b, st := median(s.baseP99s), median(s.stallP99s)
 		rise := float64(st)/float64(max(b, 1)) - 1
+		measured := fmt.Sprintf("median window p99 %s without (%s) → %s with (%s): %+.1f%% (%s); %d/%d disconnected",
+			dur(b), durs(s.baseP99s), dur(st), durs(s.stallP99s), 100*rise, margin(ms(st), 1.1*ms(b), true), s.closed, s.n)
+		for _, c := range s.incomplete {
+			measured += "; a window: " + c
+		}
 		add(goal{name: fmt.Sprintf("Slow consumers, %.0f%% of %s stalled", cfg.stallPercent, human(float64(s.clients))),
-			target: "others' p99 rises ≤ 10%; stalled ones disconnected (slow_consumer)",
-			measured: fmt.Sprintf("median window p99 %s without (%s) → %s with (%s): %+.1f%%; %d/%d disconnected",
-				dur(b), durs(s.baseP99s), dur(st), durs(s.stallP99s), 100*rise, s.closed, s.n),
-			pass: rise <= 0.10 && s.closed >= s.n})
+			target:   "others' p99 rises ≤ 10%, every event; stalled ones disconnected (slow_consumer)",
+			measured: measured,
+			pass: s.base.valid() && s.stalled.valid() && allPositive(s.baseP99s) && allPositive(s.stallP99s) &&
+				len(s.incomplete) == 0 && rise <= 0.10 && s.closed >= s.n})
 	} else {
 		skip("Slow consumers", "others' p99 rises ≤ 10%; stalled ones disconnected (slow_consumer)")
 	}
 	if c := r.ctrl; c.lifecycles > 0 {
 		add(goal{name: fmt.Sprintf("Controller, %s lifecycles (%s webhooks)", human(float64(c.lifecycles)), human(float64(c.posts))),
-			target: "all terminal and correct ≤ 30 s", measured: dur(c.done),
-			pass: c.failed == 0 && c.done <= 30*time.Second})
+			target: "all terminal and correct ≤ 30 s", measured: fmt.Sprintf("%s (%s)", dur(c.done), margin(c.done.Seconds(), 30, true)),
+			pass: c.failed == 0 && c.done > 0 && c.done <= 30*time.Second})
 		add(goal{name: "Webhook response time", target: "p99 ≤ 50 ms",
-			measured: fmt.Sprintf("p50 %s, p99 %s", dur(c.hooks.P50), dur(c.hooks.P99)), pass: c.hooks.P99 <= 50*time.Millisecond})
+			measured: fmt.Sprintf("p50 %s, p99 %s (%s)", dur(c.hooks.P50), dur(c.hooks.P99), margin(ms(c.hooks.P99), 50, true)),
+			pass:     c.hooks.valid() && c.hooks.P99 <= 50*time.Millisecond})
 	} else {
 		skip("Controller lifecycles", "all terminal and correct ≤ 30 s")
 		skip("Webhook response time", "p99 ≤ 50 ms")
@@ -178,14 +209,20 @@ func (r *results) stormGoals(add func(goal), skip func(string, string)) {
 	var rate, tr, sar []string
 	passRate, passTR, passSAR := true, true, true
 	for _, s := range r.storms {
-		rate = append(rate, fmt.Sprintf("%s: %s/s (%d/%d, %d×429)", s.kind, human(s.rate), s.admitted, s.clients, s.tooMany))
+		rate = append(rate, fmt.Sprintf("%s: %s/s (%d/%d, %d×429; %s)", s.kind, human(s.rate), s.admitted, s.clients, s.tooMany, margin(s.rate, 500, false)))
 		passRate = passRate && s.rate >= 500 && s.admitted == s.clients
+		// A review count is only a measurement if its series was scraped.
+		measured := len(s.missing) == 0
+		miss := ""
+		if !measured {
+			miss = " (NO SERIES: " + strings.Join(s.missing, ", ") + ")"
+		}
 		trBound := s.tokens * s.windows
-		tr = append(tr, fmt.Sprintf("%s: %d for %d tokens (bound %d)", s.kind, s.tokenReviews, s.tokens, trBound))
-		passTR = passTR && s.tokenReviews <= trBound
+		tr = append(tr, fmt.Sprintf("%s: %d for %d tokens (bound %d; %s)%s", s.kind, s.tokenReviews, s.tokens, trBound, margin(float64(s.tokenReviews), float64(trBound), true), miss))
+		passTR = passTR && measured && s.tokenReviews <= trBound
 		sarBound := 2 * s.pairs * s.windows
-		sar = append(sar, fmt.Sprintf("%s: %d for %d pairs (bound %d)", s.kind, s.sars, s.pairs, sarBound))
-		passSAR = passSAR && s.sars <= sarBound
+		sar = append(sar, fmt.Sprintf("%s: %d for %d pairs (bound %d; %s)%s", s.kind, s.sars, s.pairs, sarBound, margin(float64(s.sars), float64(sarBound), true), miss))
+		passSAR = passSAR && measured && s.sars <= sarBound
 	}
 	add(goal{name: fmt.Sprintf("Connection storm, %s clients at once", human(float64(r.cfg.stormClients))),
 		target: "≥ 500 new authenticated streams/s", measured: strings.Join(rate, "; "), pass: passRate})
@@ -224,7 +261,72 @@ func (r *results) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | **%s** |\n", g.name, g.target, g.measured, res)
 	}
+	b.WriteString(r.satTable())
 	return b.String()
+}
+
+// ratio is how far measured is inside limit, as a factor: limit ÷ measured
+// when lower is better, measured ÷ limit otherwise; ≥ 1 meets the limit.
+// It is NaN when there is nothing to judge (a negative measurement or limit).
+func ratio(measured, limit float64, lowerIsBetter bool) float64 {
+	switch {
+	case measured < 0 || limit < 0 || math.IsNaN(measured) || math.IsNaN(limit):
+		return math.NaN()
+	case lowerIsBetter && measured == 0:
+		return math.Inf(1)
+	case lowerIsBetter:
+		return limit / measured
+	case limit == 0:
+		return math.Inf(1)
+	}
+	return measured / limit
+}
+
+// tightest is the smallest of several ratios (NaN if any is NaN): a goal
+// with several bounds has the margin of its nearest one.
+func tightest(rs ...float64) float64 {
+	out := math.Inf(1)
+	for _, r := range rs {
+		if math.IsNaN(r) {
+			return r
+		}
+		out = min(out, r)
+	}
+	return out
+}
+
+// marginText prints a ratio as a goal's margin: "2.4× margin", "1.3×
+// margin, thin" (passing by less than 2×), "misses by 1.6×", or "no
+// measurement".
+func marginText(r float64) string {
+	switch {
+	case math.IsNaN(r):
+		return "no measurement"
+	case math.IsInf(r, 1):
+		return "∞ margin"
+	case r >= 2:
+		return fmt.Sprintf("%.1f× margin", r)
+	case r >= 1:
+		return fmt.Sprintf("%.2f× margin, thin", r)
+	case r > 0:
+		return fmt.Sprintf("misses by %.2f×", 1/r)
+	}
+	return "misses"
+}
+
+// margin states how measured compares with limit; the text every goal's
+// measured column carries (see ratio and marginText).
+func margin(measured, limit float64, lowerIsBetter bool) string {
+	return marginText(ratio(measured, limit, lowerIsBetter))
+}
+
+func allPositive(v []time.Duration) bool {
+	for _, d := range v {
+		if d < 0 {
+			return false
+		}
+	}
+	return len(v) > 0
 }
 
 func median(v []time.Duration) time.Duration {

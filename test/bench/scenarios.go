@@ -52,6 +52,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return fmt.Errorf("%d clients: %w", C, err)
 		}
 	}
+	if cfg.runs(scSaturation) {
+		if err := b.saturation(ctx); err != nil {
+			return fmt.Errorf("saturation: %w", err)
+		}
+	}
 	if cfg.runs(scStorm) {
 		if err := b.restartStreamer(); err != nil {
 			return err

@@ -47,7 +47,7 @@ func (s screenResult) baseline() string {
 }
 
 func (s screenResult) row() row {
-	return row{scenario: "7. GitHub to screen", design: fmt.Sprintf("%d deliveries/s → controller → streamer", s.rate),
+	return row{scenario: "8. GitHub to screen", design: fmt.Sprintf("%d deliveries/s → controller → streamer", s.rate),
 		clients: s.clients, lat: s.lat, hasLat: true,
 		throughput: fmt.Sprintf("%s deliveries/s, %s events/s", human(float64(s.deliveries)/s.sent.Seconds()),
 			human(float64(s.deliveries)*float64(s.clients)/s.sent.Seconds())),

@@ -175,8 +175,9 @@ func (f *sseFleet) read(c *sseClient, body io.ReadCloser) {
 	defer body.Close()
 	er := newEventReader(body)
 	synced := false
+	var s seen
 	for {
-		kind, phaseID, seq, stamped, err := er.next()
+		kind, st, stamped, err := er.next()
 		if err != nil {
 			if !c.closed.Load() {
 				f.dropped.Add(1)
@@ -192,7 +193,7 @@ func (f *sseFleet) read(c *sseClient, body io.ReadCloser) {
 			}
 		case eventChange:
 			if ph := f.cur.Load(); ph != nil && stamped {
-				ph.observeStamp(phaseID, seq, now)
+				ph.observeStamp(&s, st, now)
 			}
 		}
 	}

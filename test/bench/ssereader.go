@@ -27,8 +27,7 @@ type eventReader struct {
 	// the event being read
 	kind     eventKind
 	data     bool
-	phase    int
-	seq      int
+	stamp    stamp
 	hasStamp bool
 }
 
@@ -36,7 +35,7 @@ func newEventReader(r io.Reader) *eventReader { return &eventReader{r: bufio.New
 
 // next returns the next event's kind and, for changes written by the
 // harness, the stamp in its status.message.
-func (e *eventReader) next() (kind eventKind, phase, seq int, stamped bool, err error) {
+func (e *eventReader) next() (kind eventKind, st stamp, stamped bool, err error) {
 	for {
 		line, err := e.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -46,12 +45,12 @@ func (e *eventReader) next() (kind eventKind, phase, seq int, stamped bool, err 
 				_, err = e.r.ReadSlice('\n')
 			}
 			if err != nil {
-				return 0, 0, 0, false, err
+				return 0, stamp{}, false, err
 			}
 			continue
 		}
 		if err != nil {
-			return 0, 0, 0, false, err
+			return 0, stamp{}, false, err
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) > 0 {
@@ -62,9 +61,9 @@ func (e *eventReader) next() (kind eventKind, phase, seq int, stamped bool, err 
 			e.kind = eventOther
 			continue
 		}
-		kind, phase, seq, stamped = e.kind, e.phase, e.seq, e.hasStamp
+		kind, st, stamped = e.kind, e.stamp, e.hasStamp
 		*e = eventReader{r: e.r}
-		return kind, phase, seq, stamped, nil
+		return kind, st, stamped, nil
 	}
 }
 
@@ -89,27 +88,37 @@ func (e *eventReader) field(line []byte) {
 		e.data = true
 		if !e.hasStamp {
 			if i := bytes.Index(line, stampKey); i >= 0 {
-				e.phase, e.seq, e.hasStamp = stampFields(line[i+len(stampKey):])
+				e.stamp, e.hasStamp = stampFields(line[i+len(stampKey):])
 			}
 		}
 	}
 }
 
 // stampFields reads "<nanos> p=<phase> n=<seq>" (the rest of a stamp).
-func stampFields(b []byte) (phase, seq int, ok bool) {
-	_, b, ok1 := number(b)
+// The send time is kept: latency runs from it.
+func stampFields(b []byte) (stamp, bool) {
+	sent, b, ok1 := number(b)
 	b, ok2 := bytes.CutPrefix(b, []byte(" p="))
 	phase, b, ok3 := number(b)
 	b, ok4 := bytes.CutPrefix(b, []byte(" n="))
 	seq, _, ok5 := number(b)
-	return phase, seq, ok1 && ok2 && ok3 && ok4 && ok5
+	return stamp{phase: phase, seq: seq, sent: int64(sent)}, ok1 && ok2 && ok3 && ok4 && ok5
 }
 
+// number reads a decimal number at the start of b, with an optional minus
+// sign (a stamp is the sender's clock; the reader does not judge it).
 func number(b []byte) (int, []byte, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
 	n, i := 0, 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		n = n*10 + int(b[i]-'0')
 		i++
+	}
+	if neg {
+		n = -n
 	}
 	return n, b[i:], i > 0
 }

@@ -57,6 +57,11 @@ func (b *bench) storm(ctx context.Context, kind string, tokens []string, users i
 		tokenReviews: int(tr), sars: int(sar), tooMany: int(fleet.tooMany.Load()), refused: int(fleet.refused.Load()),
 	}
 	res.rate = float64(res.admitted) / took.Seconds()
+	for _, series := range []string{seriesTokenReview, seriesSAR} {
+		if !after.has(series) {
+			res.missing = append(res.missing, series)
+		}
+	}
 	b.res.storms = append(b.res.storms, res)
 	b.res.add(row{scenario: "3. connection storm", design: designStreamer + ", " + kind, clients: C,
 		lat: admit.summary(), hasLat: true, throughput: fmt.Sprintf("**%s admitted/s**", human(res.rate)),
@@ -77,7 +82,7 @@ func refusedNote(f *sseFleet) string {
 func (b *bench) waitStreams(n int) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if m, err := scrape(b.metricsURL()); err == nil && int(m.get(seriesOpen)) <= n {
+		if m, err := scrape(b.metricsURL()); err == nil && m.has(seriesOpen) && int(m.get(seriesOpen)) <= n {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -89,7 +94,7 @@ func (b *bench) waitStreams(n int) {
 func (b *bench) waitStreamsAtLeast(n int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if m, err := scrape(b.metricsURL()); err == nil && int(m.get(seriesOpen)) >= n {
+		if m, err := scrape(b.metricsURL()); err == nil && m.has(seriesOpen) && int(m.get(seriesOpen)) >= n {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

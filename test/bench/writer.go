@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,65 +15,110 @@ import (
 )
 
 // phase is one measurement window of the delivery scenarios: the writes
-// made in it, when each returned, and the latencies readers saw.
+// planned and made in it, and what readers saw of them.
 //
 // Each write sets status.message to "t=<send unixnano> p=<phase> n=<seq>"
-// (plus padding). A reader that sees the event looks up when write n
-// returned; latency = read time - return time. An event read before its
-// write returned (it can: the watch and the response race) counts as 0.
+// (plus padding). A reader that sees the event takes latency = read time -
+// send time, from the stamp itself: the write's round trip is part of what
+// users wait for. A negative latency is a clock bug; the histogram counts it
+// apart and the goals fail on it.
+//
+// The streamer coalesces to the latest state per Cast, so a client may
+// legitimately skip a write when a later write of the same Cast reached it
+// first. Each reader keeps, per Cast, the ordinal of the last write it saw
+// (seen); the writes it skipped are counted as superseded, never silently.
+// A write seen twice or out of order is counted in reordered, a bug.
 type phase struct {
 	id       int
-	returned []atomic.Int64 // unixnano when write n returned; 0 = not yet
+	total    int            // writes planned
+	returned []atomic.Int64 // unixnano when write n returned; 0 = not (successfully) written
 	nsOf     []int32        // namespace index of write n
+	castOf   []int32        // writer.casts index of write n
+	ordOf    []int32        // ordinal of write n among this phase's writes of its Cast
 	lat      hist
-	early    atomic.Uint64 // events read before their write returned
 	writes   atomic.Int64
 	failed   atomic.Int64
+	span     time.Duration // from the first write sent to the last returned
+	start    time.Time     // when the first write was due
+	lastSent atomic.Int64  // unixnano of the latest send, to tell whether the writes kept their schedule
+
+	superseded atomic.Uint64 // writes a reader skipped because it saw a later one of the Cast
+	reordered  atomic.Uint64 // events seen twice or after a later one of the Cast
+	late       atomic.Uint64 // events read after the window closed
+	closed     atomic.Bool
 }
 
 var phaseIDs atomic.Int64
 
 func newPhase(maxWrites int) *phase {
-	return &phase{id: int(phaseIDs.Add(1)), returned: make([]atomic.Int64, maxWrites), nsOf: make([]int32, maxWrites)}
+	return &phase{id: int(phaseIDs.Add(1)), returned: make([]atomic.Int64, maxWrites),
+		nsOf: make([]int32, maxWrites), castOf: make([]int32, maxWrites), ordOf: make([]int32, maxWrites)}
 }
+
+// close ends the window: events read from now on count as late.
+func (p *phase) close() { p.closed.Store(true) }
+
+// received is every event of the phase read within the window.
+func (p *phase) received() uint64 { return p.lat.count() + p.lat.neg.Load() }
 
 const stampPrefix = "t="
 
-// observe records the latency of an event whose status.message is msg,
-// read at now. Events of other phases (initial snapshots, late events of
-// an earlier window) are ignored.
-func (p *phase) observe(msg string, now time.Time) {
-	if id, n, ok := parseStamp(msg); ok {
-		p.observeStamp(id, n, now)
+// stamp is what a reader takes from an event's status.message.
+type stamp struct {
+	phase, seq int
+	sent       int64 // unixnano when the write was sent
+}
+
+// seen is one reader's view of the current phase: per Cast, the ordinal of
+// the last write it saw. Only its own reader goroutine touches it.
+type seen struct {
+	phase int
+	last  map[int32]int32
+}
+
+// observe records an event whose status.message is msg, read at now.
+// Events of other phases (initial snapshots, events of an earlier window)
+// are ignored.
+func (p *phase) observe(s *seen, msg string, now time.Time) {
+	if st, ok := parseStamp(msg); ok {
+		p.observeStamp(s, st, now)
 	}
 }
 
-// observeStamp records the latency of write n of phase id, read at now.
-func (p *phase) observeStamp(id, n int, now time.Time) {
-	if id != p.id || n < 0 || n >= len(p.returned) {
+// observeStamp records the event of write st.seq of phase st.phase, read
+// at now by the reader whose state is s.
+func (p *phase) observeStamp(s *seen, st stamp, now time.Time) {
+	if st.phase != p.id || st.seq < 0 || st.seq >= p.total {
 		return
 	}
-	ret := p.returned[n].Load()
-	if ret == 0 {
-		p.early.Add(1)
-		p.lat.record(0)
+	if p.closed.Load() {
+		p.late.Add(1)
 		return
 	}
-	p.lat.record(time.Duration(now.UnixNano() - ret))
+	p.lat.record(time.Duration(now.UnixNano() - st.sent))
+	if s.phase != p.id || s.last == nil {
+		s.phase, s.last = p.id, map[int32]int32{}
+	}
+	c, k := p.castOf[st.seq], p.ordOf[st.seq]
+	j, ok := s.last[c]
+	if !ok {
+		j = -1
+	}
+	if k <= j {
+		p.reordered.Add(1)
+		return
+	}
+	p.superseded.Add(uint64(k - j - 1))
+	s.last[c] = k
 }
 
 // parseStamp reads "t=<nanos> p=<phase> n=<seq>" from the start of msg.
-func parseStamp(msg string) (phaseID, seq int, ok bool) {
-	if !strings.HasPrefix(msg, stampPrefix) {
-		return 0, 0, false
+func parseStamp(msg string) (stamp, bool) {
+	rest, ok := strings.CutPrefix(msg, stampPrefix)
+	if !ok {
+		return stamp{}, false
 	}
-	f := strings.SplitN(msg, " ", 4)
-	if len(f) < 3 || !strings.HasPrefix(f[1], "p=") || !strings.HasPrefix(f[2], "n=") {
-		return 0, 0, false
-	}
-	ph, err1 := strconv.Atoi(f[1][2:])
-	n, err2 := strconv.Atoi(f[2][2:])
-	return ph, n, err1 == nil && err2 == nil
+	return stampFields([]byte(rest))
 }
 
 // writer patches Cast statuses at a fixed rate, as the controller would.
@@ -84,20 +128,36 @@ type writer struct {
 	next  int // round-robin position, kept across phases
 }
 
-// run writes at rate per second for d, padding each message to pad bytes,
-// and returns once every write returned. Writes go out on a fixed
-// schedule from a pool of workers, so one slow write does not delay the
-// next ones.
-func (w *writer) run(ctx context.Context, p *phase, rate int, d time.Duration, pad int) {
-	total := min(int(float64(rate)*d.Seconds()), len(p.returned))
-	interval := time.Second / time.Duration(rate)
+// plan fixes which Cast each of the phase's writes at rate per second for
+// d goes to, round-robin over every Cast, before any reader can see the
+// phase (readers need castOf and ordOf to count superseded writes).
+func (w *writer) plan(p *phase, rate float64, d time.Duration) {
+	p.total = min(int(rate*d.Seconds()), len(p.returned))
+	ords := map[int]int32{}
+	for n := range p.total {
+		i := w.next % len(w.casts)
+		w.next++
+		p.castOf[n], p.nsOf[n], p.ordOf[n] = int32(i), int32(w.casts[i].ns), ords[i]
+		ords[i]++
+	}
+}
+
+// run makes the writes plan fixed, at rate per second, padding each message
+// to pad bytes, and returns once every write returned. Writes go out on a
+// fixed schedule from a pool of workers, so one slow write does not delay
+// the next ones.
+func (w *writer) run(ctx context.Context, p *phase, rate float64, pad int) {
+	total := p.total
+	interval := time.Duration(float64(time.Second) / rate)
 	type job struct {
 		n   int
 		ref castRef
 	}
 	jobs := make(chan job, total)
 	var wg sync.WaitGroup
-	for range 16 {
+	// Enough workers for the rate at ~25 writes/s each (a write takes a few
+	// ms, far more when kube-apiserver is loaded).
+	for range min(512, max(16, int(rate/25))) {
 		wg.Go(func() {
 			for j := range jobs {
 				w.write(ctx, p, j.n, j.ref, pad)
@@ -105,6 +165,7 @@ func (w *writer) run(ctx context.Context, p *phase, rate int, d time.Duration, p
 		})
 	}
 	start := time.Now()
+	p.start = start
 	for n := range total {
 		if wait := time.Until(start.Add(time.Duration(n) * interval)); wait > 0 {
 			select {
@@ -115,17 +176,37 @@ func (w *writer) run(ctx context.Context, p *phase, rate int, d time.Duration, p
 		if ctx.Err() != nil {
 			break
 		}
-		ref := w.casts[w.next%len(w.casts)]
-		w.next++
-		p.nsOf[n] = int32(ref.ns)
-		jobs <- job{n, ref}
+		jobs <- job{n, w.casts[p.castOf[n]]}
 	}
 	close(jobs)
 	wg.Wait()
+	p.span = time.Since(start)
+}
+
+// sendRate is the write rate the phase achieved: its successful writes
+// over the time until the last one was sent plus one interval (at least
+// the planned span), so a slow last response does not count against the
+// writer, a backlog does.
+func (p *phase) sendRate(rate float64) float64 {
+	interval := time.Duration(float64(time.Second) / rate)
+	until := time.Duration(p.lastSent.Load()-p.start.UnixNano()) + interval
+	return float64(p.writes.Load()) / max(until.Seconds(), p.planned(rate).Seconds())
+}
+
+// planned is how long the planned writes take at rate: the window, less
+// the fraction of a write that did not fit in it.
+func (p *phase) planned(rate float64) time.Duration {
+	return time.Duration(float64(p.total) / rate * float64(time.Second))
 }
 
 func (w *writer) write(ctx context.Context, p *phase, n int, ref castRef, pad int) {
-	msg := fmt.Sprintf("%s%d p=%d n=%d", stampPrefix, time.Now().UnixNano(), p.id, n)
+	sent := time.Now().UnixNano()
+	for {
+		if l := p.lastSent.Load(); l >= sent || p.lastSent.CompareAndSwap(l, sent) {
+			break
+		}
+	}
+	msg := fmt.Sprintf("%s%d p=%d n=%d", stampPrefix, sent, p.id, n)
 	if extra := pad - len(msg) - 1; extra > 0 {
 		msg += " " + strings.Repeat("x", extra)
 	}
@@ -146,6 +227,7 @@ func (w *writer) write(ctx context.Context, p *phase, n int, ref castRef, pad in
 // slow-consumer windows in every client's snapshot.
 func (w *writer) reset(ctx context.Context, pad int) error {
 	p := newPhase(len(w.casts))
+	p.total = len(w.casts)
 	return parallel(ctx, len(w.casts), 16, func(i int) error {
 		w.write(ctx, p, i, w.casts[i], pad)
 		if p.failed.Load() > 0 {

@@ -10,13 +10,16 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
 // managerFlags are the flags every command that runs a manager shares.
@@ -97,7 +100,7 @@ func (f *leaderFlags) apply(o *ctrl.Options) {
 }
 
 // newManager builds the manager every command runs its components in.
-func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags) (ctrl.Manager, error) {
+func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	opts := ctrl.Options{
 		Scheme:                 localcluster.Scheme(),
@@ -109,6 +112,9 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags) (ctrl.Man
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	}
 	leader.apply(&opts)
+	for _, t := range tune {
+		t(&opts)
+	}
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -120,6 +126,13 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags) (ctrl.Man
 		return nil, fmt.Errorf("adding readyz check: %w", err)
 	}
 	return mgr, nil
+}
+
+// streamerCache keeps of each Cast only what the stream hub reads: a
+// streamer process has no other reader of its cache (dev, which shares one
+// cache with the controller, keeps whole Casts).
+func streamerCache(o *ctrl.Options) {
+	o.Cache.ByObject = map[client.Object]cache.ByObject{&castv1alpha1.Cast{}: {Transform: hub.Trim}}
 }
 
 func runController(args []string, out io.Writer) error {
@@ -172,7 +185,7 @@ func runStreamer(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{})
+	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache)
 	if err != nil {
 		return err
 	}

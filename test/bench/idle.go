@@ -347,26 +347,8 @@ func (r *results) idleCastsGoals(add func(goal), skip func(string, string)) {
 		per, pct := run.perInterval(), run.corePercent()
 		add(goal{name: name, target: target,
 			measured: fmt.Sprintf("%.2f reconciles per Cast per %s interval %s; controller %.2f%% of one core %s",
-				per, run.resync, idleMargin(1, per), pct, idleMargin(5, pct)),
+				per, run.resync, "("+margin(per, 1, true)+")", pct, "("+margin(pct, 5, true)+")"),
 			// No look at all in two intervals would be a stopped resync.
 			pass: per > 0 && per <= 1 && pct <= 5})
 	}
-}
-
-// idleMargin says how far a measurement is under its limit: "(2.4×
-// margin)", "(1.3× margin, thin)" under 2×, "(over by 1.5×)" past it.
-// One look per interval is the design, so the reconcile figure is thin by
-// construction; the CPU figure is the one with room to lose.
-func idleMargin(limit, measured float64) string {
-	if measured <= 0 {
-		return "(no cost measured)"
-	}
-	m := limit / measured
-	switch {
-	case m < 1:
-		return fmt.Sprintf("(over by %.1f×)", 1/m)
-	case m < 2:
-		return fmt.Sprintf("(%.2f× margin, thin)", m)
-	}
-	return fmt.Sprintf("(%.1f× margin)", m)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,20 +24,6 @@ type manyResults struct {
 // perCast is the RSS above the empty baseline per many-Cast, in bytes.
 func perCast(rss, base uint64, n int) float64 {
 	return (float64(rss) - float64(base)) / float64(max(n, 1))
-}
-
-// manyMargin states how far a measurement is inside its limit: limit ÷
-// measured for "≤" goals; "thin" under 2×.
-func manyMargin(ratio float64) string {
-	switch {
-	case math.IsInf(ratio, 1) || ratio > 1e6:
-		return "(no growth measured)"
-	case ratio < 1:
-		return fmt.Sprintf("(%.2f× over the limit)", 1/ratio)
-	case ratio < 2:
-		return fmt.Sprintf("(%.2f× margin, thin)", ratio)
-	}
-	return fmt.Sprintf("(%.1f× margin)", ratio)
 }
 
 // manyGoals: the 100,000-Cast goals, applied to the largest -many-casts
@@ -68,18 +53,18 @@ func (r *results) manyGoals(add func(goal), skip func(string, string)) {
 
 	pc := perCast(s.streamRSS, m.streamBase, s.n)
 	add(goal{name: name + ": streamer memory", target: tStream,
-		measured: fmt.Sprintf("%s per Cast (%s → %s) %s", kib(pc), mib(m.streamBase), mib(s.streamRSS), manyMargin(2048/pc)) + incomplete,
+		measured: fmt.Sprintf("%s per Cast (%s → %s) %s", kib(pc), mib(m.streamBase), mib(s.streamRSS), "("+margin(pc, 2048, true)+")") + incomplete,
 		pass:     s.ok && s.streamRSS > 0 && pc <= 2048})
 
 	ratio := float64(s.synced) / float64(s.apiList)
 	add(goal{name: name + ": all-namespaces snapshot", target: tSynced,
-		measured: fmt.Sprintf("synced in %s %s, %.2f× kube-apiserver's %s %s", dur(s.synced), manyMargin(float64(3*time.Second)/float64(s.synced)),
-			ratio, dur(s.apiList), manyMargin(1.5/ratio)) + incomplete,
+		measured: fmt.Sprintf("synced in %s %s, %.2f× kube-apiserver's %s %s", dur(s.synced), "("+marginText(float64(3*time.Second)/float64(s.synced))+")",
+			ratio, dur(s.apiList), "("+marginText(1.5/ratio)+")") + incomplete,
 		pass: s.ok && s.synced > 0 && s.apiList > 0 && s.synced <= 3*time.Second && ratio <= 1.5})
 
 	pc = perCast(s.ctrlRSS, m.ctrlBase, s.n)
 	add(goal{name: name + ": controller memory", target: tCtrl,
-		measured: fmt.Sprintf("%s per Cast (%s → %s) %s", kib(pc), mib(m.ctrlBase), mib(s.ctrlRSS), manyMargin(4096/pc)) + incomplete,
+		measured: fmt.Sprintf("%s per Cast (%s → %s) %s", kib(pc), mib(m.ctrlBase), mib(s.ctrlRSS), "("+margin(pc, 4096, true)+")") + incomplete,
 		pass:     s.ok && s.ctrlRSS > 0 && pc <= 4096})
 
 	add(goal{name: name + ": controller restart", target: tRestart,

@@ -82,7 +82,7 @@ func TestScreenGoalsFailWithoutSamples(t *testing.T) {
 		}
 	}
 	ok := screenResult{rate: 10, clients: 5, wanted: 5, deliveries: 10, complete: 10, lat: summary{N: 10, P99: 30 * time.Millisecond}}
-	if g := screenGoalOf(t, ok); !g.pass || !strings.Contains(g.measured, "(1.7× margin, thin)") {
+	if g := screenGoalOf(t, ok); !g.pass || !strings.Contains(g.measured, "(1.67× margin, thin)") {
 		t.Errorf("complete window, p99 30 ms: %+v, want PASS with a thin 1.7× margin", g)
 	}
 }

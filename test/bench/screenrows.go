@@ -78,25 +78,11 @@ func (r *results) screenGoals(add func(goal), skip func(string, string)) {
 			continue
 		}
 		pass := s.ok() && s.lat.P99 >= 0 && s.lat.P99 <= screenGoal
-		add(goal{name: name, target: target, measured: figures + " " + marginOf(screenGoal, s.lat.P99), pass: pass})
+		add(goal{name: name, target: target, measured: figures + " " + "(" + margin(float64(s.lat.P99), float64(screenGoal), true) + ")", pass: pass})
 	}
 }
 
 // marginOf says how far a latency is under its target: "(2.4× margin)",
-// "(1.3× margin, thin)" under 2×, "(2.00× the target: over it)" above it.
-func marginOf(target, got time.Duration) string {
-	if got <= 0 {
-		return "(no margin: no measurement)"
-	}
-	m := float64(target) / float64(got)
-	if m < 1 {
-		return fmt.Sprintf("(%.2f× the target: over it)", 1/m)
-	}
-	if m < 2 {
-		return fmt.Sprintf("(%.1f× margin, thin)", m)
-	}
-	return fmt.Sprintf("(%.1f× margin)", m)
-}
 
 func cpu(u usage) string {
 	if !u.OK {

@@ -146,8 +146,10 @@ var _ = Describe("Webhooks first", Ordered, func() {
 	It("resyncs a repository whose webhook delivers only as a slow safety net, and falls back when it stops", func() {
 		hooked := runningCasts("hooked-org", 1, 7300)[0]
 		quiet := runningCasts("quiet-org", 1, 7400)[0]
+		// Newer than the run as the fake lists it, at GitHub's one-second
+		// precision, so the delivery is news and the resync clock restarts.
 		deliver("workflow_run", runPayload(runEvent{Action: "in_progress", ID: 7300, Repo: "hooked-org/spells",
-			Status: "in_progress", Updated: time.Now().UTC()}))
+			Status: "in_progress", Updated: time.Now().UTC().Add(2 * time.Second)}))
 		Eventually(fetch(hooked)).Should(HaveField("Status.LastEventAt", Not(BeNil())))
 		// A resync already under way when the delivery came may still land.
 		time.Sleep(time.Second)

@@ -22,7 +22,7 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
 
-// manyConfig sizes scenario 7, many Casts at rest.
+// manyConfig sizes scenario 10, many Casts at rest.
 type manyConfig struct {
 	sizes      []int // total Casts, ascending; each size tops up the last
 	namespaces int
@@ -32,10 +32,10 @@ type manyConfig struct {
 }
 
 func (m *manyConfig) bind(fs *flag.FlagSet) {
-	fs.StringVar(&m.sizesFlag, "many-casts", "10000,100000", "comma-separated Cast counts at rest, ascending (scenario 7)")
-	fs.IntVar(&m.namespaces, "many-namespaces", 100, "namespaces the many Casts spread over (scenario 7)")
-	fs.Float64Var(&m.finishedPc, "many-finished-percent", 10, "percent of the many Casts that are finished (Succeeded, Complete), the rest Queued (scenario 7)")
-	fs.IntVar(&m.width, "many-create-width", 48, "Cast creates in flight (scenario 7)")
+	fs.StringVar(&m.sizesFlag, "many-casts", "10000,100000", "comma-separated Cast counts at rest, ascending (scenario 10)")
+	fs.IntVar(&m.namespaces, "many-namespaces", 100, "namespaces the many Casts spread over (scenario 10)")
+	fs.Float64Var(&m.finishedPc, "many-finished-percent", 10, "percent of the many Casts that are finished (Succeeded, Complete), the rest Queued (scenario 10)")
+	fs.IntVar(&m.width, "many-create-width", 48, "Cast creates in flight (scenario 10)")
 }
 
 func (m *manyConfig) smoke() map[string]func() {

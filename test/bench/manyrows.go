@@ -11,7 +11,7 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
 )
 
-// manyResults are scenario 7's measurements.
+// manyResults are scenario 10's measurements.
 type manyResults struct {
 	ran                  bool
 	streamBase, ctrlBase uint64 // RSS of fresh processes before the many Casts

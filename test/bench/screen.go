@@ -22,7 +22,7 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
 
-// screenConfig sizes scenario 7, GitHub to screen: signed deliveries to
+// screenConfig sizes scenario 8, GitHub to screen: signed deliveries to
 // the real controller, read back by streamer clients.
 type screenConfig struct {
 	clients  int
@@ -32,8 +32,8 @@ type screenConfig struct {
 }
 
 func (s *screenConfig) bind(fs *flag.FlagSet) {
-	fs.IntVar(&s.clients, "screen-clients", 1000, "streamer clients reading every delivery's event (scenario 7, GitHub to screen)")
-	fs.Func("screen-rates", "comma-separated webhook deliveries per second, one window each (scenario 7; default 10,100)", func(v string) error {
+	fs.IntVar(&s.clients, "screen-clients", 1000, "streamer clients reading every delivery's event (scenario 8, GitHub to screen)")
+	fs.Func("screen-rates", "comma-separated webhook deliveries per second, one window each (scenario 8; default 10,100)", func(v string) error {
 		s.rates = nil
 		for _, f := range strings.Split(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -45,8 +45,8 @@ func (s *screenConfig) bind(fs *flag.FlagSet) {
 		return nil
 	})
 	s.rates = []int{10, 100}
-	fs.DurationVar(&s.duration, "screen-duration", 20*time.Second, "length of each delivery window (scenario 7)")
-	fs.IntVar(&s.casts, "screen-casts", 200, "Casts each window's deliveries go round-robin over, so consecutive deliveries hit different Casts (scenario 7)")
+	fs.DurationVar(&s.duration, "screen-duration", 20*time.Second, "length of each delivery window (scenario 8)")
+	fs.IntVar(&s.casts, "screen-casts", 200, "Casts each window's deliveries go round-robin over, so consecutive deliveries hit different Casts (scenario 8)")
 }
 
 func (s *screenConfig) smoke() map[string]func() {
@@ -73,7 +73,7 @@ const (
 	screenConnWidth = 100
 )
 
-// screenScenario runs scenario 7: a fresh streamer and a controller with
+// screenScenario runs scenario 8: a fresh streamer and a controller with
 // a webhook secret and a token for the GitHub fake; per rate, a window of
 // signed workflow_job deliveries, each timed from the start of its POST
 // until every client has read its event.

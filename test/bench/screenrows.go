@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// screenResult is one window of scenario 7.
+// screenResult is one window of scenario 8.
 type screenResult struct {
 	rate, clients, wanted     int
 	deliveries, complete      int // POSTed; seen by every client

@@ -138,7 +138,6 @@ func benchDelivery(b *testing.B, clients, namespaces int) {
 // newDeliveryRig serves clients streams, spread over namespaces, each with
 // castsPerNS Casts, and returns once every client has read "synced".
 func newDeliveryRig(tb testing.TB, clients, namespaces int) *deliveryRig {
-	logf.SetLogger(logr.Discard())
 	rig := &deliveryRig{hub: hub.New(0, nil), clients: clients, roundDone: make(chan struct{}, 1)}
 	for i := range namespaces {
 		ns := "ns-" + strconv.Itoa(i)
@@ -165,7 +164,9 @@ func newDeliveryRig(tb testing.TB, clients, namespaces int) *deliveryRig {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.stream(w, r, id, req, false)
+		// A logger of its own: the process-wide one belongs to the suite,
+		// which reads it, and can be set only once.
+		s.stream(w, r.WithContext(logf.IntoContext(r.Context(), logr.Discard())), id, req, false)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -56,7 +56,7 @@ func floorMain(args []string) error {
 	}
 	f := &floor{clients: map[string]map[*floorClient]bool{}}
 	ctx := context.Background()
-	rc, err := castREST(cfg)
+	rc, err := castREST(rest.CopyConfig(cfg))
 	if err != nil {
 		return err
 	}
@@ -75,8 +75,9 @@ func floorMain(args []string) error {
 	return (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 }
 
-func castREST(base *rest.Config) (*rest.RESTClient, error) {
-	cfg := rest.CopyConfig(base)
+// castREST makes a REST client for Casts from cfg, which it sets up (a
+// copy the caller owns), without client-side rate limiting.
+func castREST(cfg *rest.Config) (*rest.RESTClient, error) {
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.GroupVersion = &castv1alpha1.GroupVersion
 	cfg.APIPath = "/apis"

@@ -315,11 +315,8 @@ func (f *firstByte) Read(p []byte) (int, error) {
 func streamProbe(ctx context.Context, url, token string) (probe, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "text/event-stream")
 	t0 := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := getStream(ctx, http.DefaultClient, url, token)
 	if err != nil {
 		return probe{}, err
 	}

@@ -12,13 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
 // watchFleet is the peer design: every client holds its own client-go
@@ -59,12 +57,7 @@ func (f *watchFleet) restFor(base *rest.Config, token string) (*rest.RESTClient,
 		cfg.Proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
 	}
 	cfg.BearerToken = token
-	cfg.QPS, cfg.Burst = -1, 0
-	cfg.GroupVersion = &castv1alpha1.GroupVersion
-	cfg.APIPath = "/apis"
-	cfg.ContentType = "application/json"
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(localcluster.Scheme()).WithoutConversion()
-	rc, err := rest.RESTClientFor(cfg)
+	rc, err := castREST(cfg)
 	if err != nil {
 		return nil, err
 	}

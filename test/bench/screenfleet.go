@@ -149,10 +149,7 @@ func (f *screenFleet) open(ctx context.Context, specs []streamSpec, width int) e
 
 func (f *screenFleet) connect(ctx context.Context, s streamSpec) error {
 	cctx, cancel := context.WithCancel(ctx)
-	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, f.base+s.path, nil)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := f.hc.Do(req)
+	resp, err := getStream(cctx, f.hc, f.base+s.path, s.token)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("opening a screen stream: %w", err)

@@ -101,10 +101,7 @@ func (f *sseFleet) open(ctx context.Context, specs []streamSpec, width int, admi
 func (f *sseFleet) open1(ctx context.Context, spec streamSpec) bool {
 	for attempt := 0; attempt < 5; attempt++ {
 		cctx, cancel := context.WithCancel(ctx)
-		req, _ := http.NewRequestWithContext(cctx, http.MethodGet, f.base+spec.path, nil)
-		req.Header.Set("Authorization", "Bearer "+spec.token)
-		req.Header.Set("Accept", "text/event-stream")
-		resp, err := f.hc.Do(req)
+		resp, err := getStream(cctx, f.hc, f.base+spec.path, spec.token)
 		if err != nil {
 			cancel()
 			f.refused.Add(1)
@@ -135,6 +132,18 @@ func (f *sseFleet) open1(ctx context.Context, spec streamSpec) bool {
 		return true
 	}
 	return false
+}
+
+// getStream asks for an SSE stream at url with a bearer token; the caller
+// reads and closes the body.
+func getStream(ctx context.Context, hc *http.Client, url, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	return hc.Do(req)
 }
 
 // shortErr names a transport error by its innermost cause, e.g.

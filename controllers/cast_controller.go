@@ -211,9 +211,9 @@ func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1
 	after := cast.Status
 	if before.RunID == 0 && after.RunID != 0 {
 		if cast.Spec.RunID != nil {
-			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Attached", "Attach", "tracking run %d", after.RunID)
+			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonAttached, "Attach", "tracking run %d", after.RunID)
 		} else {
-			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Dispatched", "Dispatch", "dispatched run %d", after.RunID)
+			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonDispatched, "Dispatch", "dispatched run %d", after.RunID)
 		}
 	}
 	if before.Phase == after.Phase {
@@ -221,11 +221,11 @@ func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1
 	}
 	switch after.Phase {
 	case castv1alpha1.PhaseRunning:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Started", "Run", "run %d started", after.RunID)
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonStarted, "Run", "run %d started", after.RunID)
 	case castv1alpha1.PhaseSucceeded:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, "Succeeded", "Run", "%s", after.Message)
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonSucceeded, "Run", "%s", after.Message)
 	case castv1alpha1.PhaseFailed, castv1alpha1.PhaseTimedOut, castv1alpha1.PhaseCancelled:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeWarning, string(after.Phase), "Run", "%s", after.Message)
+		r.Recorder.Eventf(cast, nil, corev1.EventTypeWarning, castv1alpha1.OutcomeReason(after.Phase), "Run", "%s", after.Message)
 	}
 }
 

@@ -118,7 +118,7 @@ var _ = Describe("Cast lifecycle from webhooks", func() {
 		ev := runEvent{Action: "completed", Repo: repo, ID: 5002, Attempt: 1, Status: "completed", Conclusion: "failure",
 			Started: t0, Updated: t0.Add(time.Minute)}
 		deliver("workflow_run", runPayload(ev))
-		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionComplete)))
+		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionFailed)))
 		Expect(fetch(cast)(Default).Status.Message).To(Equal("run finished as failure"))
 		Eventually(eventReasons(cast)).Should(ContainElement("Failed"))
 	})

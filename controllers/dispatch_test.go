@@ -130,7 +130,7 @@ var _ = Describe("Dispatch", func() {
 		fakeGitHub.InjectFault(ghapitest.Fault{Method: "POST", PathContains: "/refused.yml/dispatches", Times: 1,
 			Status: 422, Message: "Unexpected inputs provided: [\"spell\"]"})
 		cast := createCast("refused", func(c *castv1alpha1.Cast) { c.Spec.Workflow = "refused.yml" })
-		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionComplete)))
+		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionFailed)))
 		Expect(fetch(cast)(Default).Status.Message).To(ContainSubstring("Unexpected inputs"))
 	})
 

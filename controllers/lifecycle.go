@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,18 +71,16 @@ func finish(cast *castv1alpha1.Cast, phase castv1alpha1.CastPhase, msg string, n
 	if st.StartedAt != nil {
 		st.DurationMillis = at.Sub(st.StartedAt.Time).Milliseconds()
 	}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: castv1alpha1.ConditionRunning, Status: metav1.ConditionFalse,
-		Reason: castv1alpha1.ReasonFinished, Message: msg, LastTransitionTime: at,
-	})
+	runstatus.SetProgress(st, phase, now)
 }
 
 // complete fills in what only a finished run has, artifacts and cost, then
-// sets Complete. If GitHub cannot say within CompletionGrace, Complete is
+// concludes the Cast (Complete or Failed). If GitHub cannot say within CompletionGrace, Complete is
 // set without them rather than never.
 func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, gh *ghapi.Client, ghErr error, now time.Time) (ctrl.Result, error) {
 	st := &cast.Status
-	if meta.IsStatusConditionTrue(st.Conditions, castv1alpha1.ConditionComplete) {
+	if st.Concluded() {
+		runstatus.Reconclude(st, cast.Generation, now)
 		return ctrl.Result{}, nil
 	}
 	msg := st.Message
@@ -104,11 +101,7 @@ func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, 
 			msg += "; artifacts and cost unknown: " + err.Error()
 		}
 	}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: castv1alpha1.ConditionComplete, Status: metav1.ConditionTrue,
-		Reason: string(st.Phase), Message: msg, ObservedGeneration: cast.Generation,
-		LastTransitionTime: metav1.NewTime(now),
-	})
+	runstatus.Conclude(st, msg, cast.Generation, now)
 	r.Inbox.Forget(client.ObjectKeyFromObject(cast))
 	r.forget(cast)
 	return ctrl.Result{}, nil
@@ -152,10 +145,10 @@ func (r *CastReconciler) finalize(ctx context.Context, cast *castv1alpha1.Cast) 
 		}
 		switch {
 		case err == nil:
-			r.event(cast, corev1.EventTypeNormal, "Cancelled", "Delete", "cancelled run %d", cast.Status.RunID)
+			r.event(cast, corev1.EventTypeNormal, castv1alpha1.ReasonCancelled, "Delete", "cancelled run %d", cast.Status.RunID)
 		case errors.Is(err, ghapi.ErrNoCredentials) || ghapi.IsPermanent(err) ||
 			r.now().Sub(cast.DeletionTimestamp.Time) >= r.CancelGrace:
-			r.event(cast, corev1.EventTypeWarning, "CancelFailed", "Delete",
+			r.event(cast, corev1.EventTypeWarning, castv1alpha1.EventReasonCancelFailed, "Delete",
 				"gave up cancelling run %d, it may still be running: %v", cast.Status.RunID, err)
 		default:
 			return retryLater(fmt.Errorf("cancelling run %d of deleted cast: %w", cast.Status.RunID, err))

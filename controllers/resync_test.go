@@ -57,7 +57,7 @@ var _ = Describe("Resync, timeout and deletion", func() {
 			r.Status, r.Conclusion, r.UpdatedAt = "completed", "failure", time.Now().Add(time.Second)
 		})
 		startManager()
-		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionComplete)))
+		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionFailed)))
 	})
 
 	It("backs off while GitHub fails and converges once it recovers", func() {
@@ -89,7 +89,7 @@ var _ = Describe("Resync, timeout and deletion", func() {
 			c.Spec.RunID = ptrInt64(5300)
 			c.Spec.Timeout = &metav1.Duration{Duration: 3 * time.Second}
 		})
-		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseTimedOut), conditionTrue(castv1alpha1.ConditionComplete)))
+		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseTimedOut), conditionTrue(castv1alpha1.ConditionFailed)))
 		Expect(cancelled(5300)).To(BeTrue())
 		Expect(fetch(cast)(Default).Status.Message).To(ContainSubstring("timed out after 3s; run 5300 cancelled"))
 		Eventually(eventReasons(cast)).Should(ContainElement("TimedOut"))

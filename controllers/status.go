@@ -8,10 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
 
 // initStatus gives a Cast that has never been reconciled its first status:
-// phase Pending and the three conditions, so `kubectl get` and `kubectl
+// phase Pending and its conditions, so `kubectl get` and `kubectl
 // wait` have something true to show from the start. A Cast with spec.runID
 // is bound to that run at once. It leaves a status that already has a phase
 // alone, apart from observedGeneration.
@@ -36,13 +37,11 @@ func initStatus(cast *castv1alpha1.Cast, now time.Time) {
 		st.Message = "waiting to dispatch " + cast.Spec.Workflow
 		dispatched.Message = "the workflow has not been dispatched yet"
 	}
-	for _, c := range []metav1.Condition{
-		dispatched,
-		{Type: castv1alpha1.ConditionRunning, Status: metav1.ConditionFalse, Reason: castv1alpha1.ReasonQueued, Message: "the run has not started"},
-		{Type: castv1alpha1.ConditionComplete, Status: metav1.ConditionFalse, Reason: castv1alpha1.ReasonNotComplete, Message: "the run has not finished"},
-	} {
-		c.ObservedGeneration = cast.Generation
-		c.LastTransitionTime = metav1.NewTime(now)
-		meta.SetStatusCondition(&st.Conditions, c)
+	dispatched.ObservedGeneration = cast.Generation
+	dispatched.LastTransitionTime = metav1.NewTime(now)
+	meta.SetStatusCondition(&st.Conditions, dispatched)
+	runstatus.SetProgress(st, st.Phase, now)
+	for i := range st.Conditions {
+		st.Conditions[i].ObservedGeneration = cast.Generation
 	}
 }

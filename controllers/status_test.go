@@ -20,8 +20,8 @@ func TestInitStatus(t *testing.T) {
 		wantMessage string
 		wantConds   int
 		wantRunID   int64
-		// wantDispatched is the Dispatched condition's status; the others
-		// always start False.
+		// wantDispatched is the Dispatched condition's status; Reconciling
+		// starts True, the others False.
 		wantDispatched metav1.ConditionStatus
 	}{
 		{
@@ -30,7 +30,7 @@ func TestInitStatus(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Generation: 1},
 				Spec:       castv1alpha1.CastSpec{Workflow: "cast.yml"},
 			},
-			wantPhase: castv1alpha1.PhasePending, wantMessage: "waiting to dispatch cast.yml", wantConds: 3,
+			wantPhase: castv1alpha1.PhasePending, wantMessage: "waiting to dispatch cast.yml", wantConds: 5,
 			wantDispatched: metav1.ConditionFalse,
 		},
 		{
@@ -39,7 +39,7 @@ func TestInitStatus(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Generation: 1},
 				Spec:       castv1alpha1.CastSpec{Workflow: "cast.yml", RunID: ptr.To[int64](7)},
 			},
-			wantPhase: castv1alpha1.PhasePending, wantMessage: "attached to run 7, waiting for its first event", wantConds: 3, wantRunID: 7,
+			wantPhase: castv1alpha1.PhasePending, wantMessage: "attached to run 7, waiting for its first event", wantConds: 5, wantRunID: 7,
 			wantDispatched: metav1.ConditionTrue,
 		},
 		{
@@ -69,8 +69,11 @@ func TestInitStatus(t *testing.T) {
 			}
 			for _, c := range cast.Status.Conditions {
 				want := metav1.ConditionFalse
-				if c.Type == castv1alpha1.ConditionDispatched {
+				switch c.Type {
+				case castv1alpha1.ConditionDispatched:
 					want = tt.wantDispatched
+				case castv1alpha1.ConditionReconciling:
+					want = metav1.ConditionTrue
 				}
 				if c.Status != want || !c.LastTransitionTime.Time.Equal(now) || c.ObservedGeneration != cast.Generation {
 					t.Errorf("condition %s = %+v; want %s at %v for generation %d", c.Type, c, want, now, cast.Generation)

@@ -1,16 +1,31 @@
 package v1alpha1
 
-// Condition types on a Cast. Tools such as `kubectl wait
-// --for=condition=Complete` rely on these names.
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Condition types on a Cast. Tools rely on these names: `kubectl wait
+// --for=condition=Complete` waits for success and `--for=condition=Failed`
+// for failure, as for a Job; kstatus (and so Flux health checks and
+// `kubectl apply --wait` style tools) reads Reconciling and Stalled.
 const (
 	// ConditionDispatched is True once the Cast is bound to a workflow run,
 	// dispatched by the operator or attached by spec.runID.
 	ConditionDispatched = "Dispatched"
 	// ConditionRunning is True while the run is executing on GitHub.
 	ConditionRunning = "Running"
-	// ConditionComplete is True once the run reached a terminal phase; its
-	// reason says which.
+	// ConditionComplete is True once the run succeeded and its artifacts and
+	// cost are in, as a Job's Complete; it stays False for any other ending,
+	// so waiting for it never reports a failed run as done.
 	ConditionComplete = "Complete"
+	// ConditionFailed is True once the run ended without success (Failed,
+	// Cancelled or TimedOut, the reason says which), as a Job's Failed.
+	ConditionFailed = "Failed"
+	// ConditionReconciling is True while the Cast is not yet concluded:
+	// kstatus reads it as InProgress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True once the Cast failed for good: kstatus reads
+	// it as Failed, so a Flux health check or a deploy tool waiting for the
+	// Cast stops with an error instead of waiting for ever.
+	ConditionStalled = "Stalled"
 	// ConditionGitHubAccess is False while the operator cannot reach GitHub
 	// for this Cast as it should: its credentials are missing or unusable,
 	// or their rate-limit budget delays the Cast's news. It is absent, or
@@ -50,18 +65,24 @@ const (
 	ReasonDispatchFailed = "DispatchFailed"
 )
 
-// Reasons for the Running condition.
+// Reasons for the Running and Reconciling conditions.
 const (
+	// ReasonPending: no run has been seen yet (dispatch pending, or an
+	// attached run's first event has not come).
+	ReasonPending = "Pending"
 	// ReasonQueued: the run waits for a runner.
 	ReasonQueued = "Queued"
 	// ReasonInProgress: the run is executing.
 	ReasonInProgress = "InProgress"
 	// ReasonFinished: the run stopped executing; see Complete for the outcome.
 	ReasonFinished = "Finished"
+	// ReasonCollectingResults: the run finished and the operator is reading
+	// its artifacts and cost before it concludes the Cast.
+	ReasonCollectingResults = "CollectingResults"
 )
 
-// Reasons for the Complete condition, one per terminal phase plus the
-// not-yet-complete reason.
+// Reasons for the Complete, Failed, Reconciling and Stalled conditions once
+// the Cast is concluded, one per terminal phase, plus the not-yet reason.
 const (
 	ReasonNotComplete = "NotComplete"
 	ReasonSucceeded   = "Succeeded"
@@ -69,3 +90,41 @@ const (
 	ReasonCancelled   = "Cancelled"
 	ReasonTimedOut    = "TimedOut"
 )
+
+// Event reasons the controller records on a Cast, so alerting on
+// `kubectl get events --field-selector reason=...` keeps working. Failed,
+// Cancelled and TimedOut events use the terminal phase's Reason* above;
+// access problems use the GitHubAccess reasons.
+const (
+	EventReasonDispatched   = "Dispatched"
+	EventReasonAttached     = "Attached"
+	EventReasonStarted      = "Started"
+	EventReasonSucceeded    = "Succeeded"
+	EventReasonCancelFailed = "CancelFailed"
+)
+
+// OutcomeReason is the condition and Event reason for a terminal phase.
+func OutcomeReason(p CastPhase) string {
+	switch p {
+	case PhaseSucceeded:
+		return ReasonSucceeded
+	case PhaseFailed:
+		return ReasonFailed
+	case PhaseCancelled:
+		return ReasonCancelled
+	case PhaseTimedOut:
+		return ReasonTimedOut
+	}
+	return ReasonNotComplete
+}
+
+// Concluded reports whether the controller is done with the Cast: its run
+// ended and the outcome is recorded as Complete or Failed.
+func (s *CastStatus) Concluded() bool {
+	for _, c := range s.Conditions {
+		if (c.Type == ConditionComplete || c.Type == ConditionFailed) && c.Status == metav1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -119,7 +118,7 @@ func ApplyRun(st *castv1alpha1.CastStatus, run Run, now time.Time) Result {
 			st.Progress = 100
 		}
 	}
-	setRunning(st, phase, updated)
+	SetProgress(st, phase, updated)
 	return Result{Applied: true, NewAttempt: newAttempt}
 }
 
@@ -132,28 +131,6 @@ func resetAttempt(st *castv1alpha1.CastStatus) {
 	st.DurationMillis = 0
 	st.CostCents = 0
 	st.Artifacts = nil
-}
-
-// setRunning keeps the Running and Complete conditions in step with phase.
-// Complete turns True only in the reconciler, once artifacts and cost are in.
-func setRunning(st *castv1alpha1.CastStatus, phase castv1alpha1.CastPhase, at time.Time) {
-	running := metav1.Condition{Type: castv1alpha1.ConditionRunning, LastTransitionTime: metav1.NewTime(at)}
-	switch {
-	case phase == castv1alpha1.PhaseRunning:
-		running.Status, running.Reason, running.Message = metav1.ConditionTrue, castv1alpha1.ReasonInProgress, "the run is executing"
-	case phase.IsTerminal():
-		running.Status, running.Reason, running.Message = metav1.ConditionFalse, castv1alpha1.ReasonFinished, "the run finished"
-	default:
-		running.Status, running.Reason, running.Message = metav1.ConditionFalse, castv1alpha1.ReasonQueued, "the run waits for a runner"
-	}
-	meta.SetStatusCondition(&st.Conditions, running)
-	if !phase.IsTerminal() {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: castv1alpha1.ConditionComplete, Status: metav1.ConditionFalse,
-			Reason: castv1alpha1.ReasonNotComplete, Message: "the run has not finished",
-			LastTransitionTime: metav1.NewTime(at),
-		})
-	}
 }
 
 func ptrTime(t time.Time) *metav1.Time {

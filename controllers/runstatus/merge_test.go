@@ -185,8 +185,8 @@ func TestApplyRunRecordsRunDetails(t *testing.T) {
 	if st.DurationMillis != 1000 || !st.StartedAt.Time.Equal(t0) {
 		t.Errorf("duration %d startedAt %v", st.DurationMillis, st.StartedAt)
 	}
-	if meta.FindStatusCondition(st.Conditions, castv1alpha1.ConditionComplete) != nil {
-		t.Error("Complete is the reconciler's to set once artifacts and cost are in")
+	if st.Concluded() || !meta.IsStatusConditionTrue(st.Conditions, castv1alpha1.ConditionReconciling) {
+		t.Errorf("the outcome is the reconciler's to record once artifacts and cost are in: %+v", st.Conditions)
 	}
 	noTime := Run{ID: 42, Attempt: 2, Status: "queued"}
 	ApplyRun(&st, noTime, t0.Add(time.Hour))

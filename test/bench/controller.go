@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -257,7 +256,7 @@ func lifecycleDone(c *castv1alpha1.Cast) bool {
 	st := c.Status
 	return st.Phase == castv1alpha1.PhaseSucceeded && st.Conclusion == "success" && st.Progress == 100 &&
 		st.RunID == *c.Spec.RunID && st.FinishedAt != nil &&
-		meta.IsStatusConditionTrue(st.Conditions, castv1alpha1.ConditionComplete)
+		st.Concluded()
 }
 
 // pollCasts lists the controller namespace directly (no cache) until every

@@ -190,13 +190,14 @@ func manyCast(m manyConfig, at time.Time, i int) *castv1alpha1.Cast {
 		ObservedGeneration: 1, LastTransitionTime: t})
 	if !m.finished(i) {
 		st.Phase, st.Message = runstatus.PhaseOf("queued", "")
+		runstatus.SetProgress(st, st.Phase, at)
 		c.Finalizers = []string{controllers.Finalizer}
 		return c
 	}
 	st.Phase, st.Message = runstatus.PhaseOf("completed", "success")
 	st.Conclusion, st.Progress, st.StartedAt, st.FinishedAt = "success", 100, &t, &t
 	st.Artifacts = []castv1alpha1.Artifact{{Name: "spell-output", SizeBytes: 4096}}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: castv1alpha1.ConditionComplete, Status: metav1.ConditionTrue,
-		Reason: string(castv1alpha1.PhaseSucceeded), Message: st.Message, ObservedGeneration: 1, LastTransitionTime: t})
+	runstatus.SetProgress(st, st.Phase, at)
+	runstatus.Conclude(st, st.Message, 1, at)
 	return c
 }

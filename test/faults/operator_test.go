@@ -11,7 +11,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -145,7 +144,7 @@ func phases(ctx context.Context, keys []client.ObjectKey) []castv1alpha1.CastPha
 	return out
 }
 
-// allFinished: every Cast is in want(i) with Complete=True (artifacts and
+// allFinished: every Cast is in want(i) concluded, Complete=True or Failed=True (artifacts and
 // cost collected).
 func allFinished(ctx context.Context, keys []client.ObjectKey, want func(i int) castv1alpha1.CastPhase) func(Gomega) {
 	return func(g Gomega) {
@@ -153,7 +152,7 @@ func allFinished(ctx context.Context, keys []client.ObjectKey, want func(i int) 
 		for i, k := range keys {
 			c := &castv1alpha1.Cast{}
 			g.Expect(k8s.Get(ctx, k, c)).To(Succeed())
-			if c.Status.Phase != want(i) || !meta.IsStatusConditionTrue(c.Status.Conditions, castv1alpha1.ConditionComplete) {
+			if c.Status.Phase != want(i) || !c.Status.Concluded() {
 				wrong = append(wrong, fmt.Sprintf("%s: %s (%s), want %s", k.Name, c.Status.Phase, c.Status.Message, want(i)))
 			}
 		}

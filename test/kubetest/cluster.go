@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -104,4 +106,22 @@ func (c *Cluster) Stop() error {
 		c.stopCache()
 	}
 	return c.Env.Stop()
+}
+
+// Kubeconfig writes a kubeconfig for a cluster admin into dir and returns
+// its path, so tests can run kubectl as users do.
+func (c *Cluster) Kubeconfig(dir string) (string, error) {
+	user, err := c.Env.AddUser(envtest.User{Name: "kubectl-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("provisioning a kubectl user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("rendering a kubeconfig: %w", err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+	return path, nil
 }

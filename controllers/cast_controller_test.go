@@ -147,14 +147,22 @@ var _ = Describe("Cast lifecycle from webhooks", func() {
 		Consistently(fetch(cast), "1s").Should(phase(castv1alpha1.PhaseQueued))
 	})
 
+	// Each delivery names (where it can) the run of a Cast that is
+	// waiting for it and says that run succeeded: a receiver that let it
+	// through would finish that Cast.
 	DescribeTable("answers bad or irrelevant deliveries without touching any Cast",
-		func(event string, payload []byte, sign bool, want int) {
-			req, err := http.NewRequest(http.MethodPost, webhookURL, bytesReader(payload))
+		func(event string, payload func(id int64) []byte, sign bool, want int) {
+			id := 5300 + time.Now().UnixNano()%100000
+			fakeGitHub.AddRun(ghapitest.Run{ID: id, Repository: repo, Workflow: "cast.yml", Status: "queued"})
+			cast := createCast(fmt.Sprintf("untouched-%d", id), attached(id))
+			Eventually(fetch(cast)).Should(HaveField("Status.Phase", Not(BeEmpty())))
+			body := payload(id)
+			req, err := http.NewRequest(http.MethodPost, webhookURL, bytesReader(body))
 			Expect(err).NotTo(HaveOccurred())
 			req.Header.Set("X-GitHub-Event", event)
 			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bad-%d", time.Now().UnixNano()))
 			if sign {
-				req.Header.Set("X-Hub-Signature-256", signature(payload))
+				req.Header.Set("X-Hub-Signature-256", signature(body))
 			} else {
 				req.Header.Set("X-Hub-Signature-256", "sha256=00")
 			}
@@ -162,12 +170,21 @@ var _ = Describe("Cast lifecycle from webhooks", func() {
 			Expect(err).NotTo(HaveOccurred())
 			resp.Body.Close()
 			Expect(resp.StatusCode).To(Equal(want))
+			Consistently(fetch(cast), "1500ms").Should(And(
+				HaveField("Status.Phase", Not(Equal(castv1alpha1.PhaseSucceeded))),
+				HaveField("Status.Conclusion", BeEmpty())), "the delivery changed the Cast")
 		},
-		Entry("wrong signature", "workflow_run", []byte(`{}`), false, http.StatusUnauthorized),
-		Entry("invalid JSON", "workflow_run", []byte(`{"action":`), true, http.StatusBadRequest),
-		Entry("no workflow_run object", "workflow_run", []byte(`{"action":"completed"}`), true, http.StatusBadRequest),
-		Entry("ping", "ping", []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`), true, http.StatusOK),
-		Entry("a run no Cast tracks", "workflow_run", runPayload(runEvent{Action: "completed", Repo: repo, ID: 999999,
-			Attempt: 1, Status: "completed", Conclusion: "success", Started: time.Now(), Updated: time.Now()}), true, http.StatusAccepted),
+		Entry("wrong signature", "workflow_run", func(id int64) []byte { return succeeded(id) }, false, http.StatusUnauthorized),
+		Entry("invalid JSON", "workflow_run", func(id int64) []byte { return succeeded(id)[:40] }, true, http.StatusBadRequest),
+		Entry("no workflow_run object", "workflow_run", func(int64) []byte { return []byte(`{"action":"completed"}`) }, true, http.StatusBadRequest),
+		Entry("ping", "ping", func(int64) []byte { return []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`) }, true, http.StatusOK),
+		Entry("a run no Cast tracks", "workflow_run", func(id int64) []byte { return succeeded(id + 1_000_000) }, true, http.StatusAccepted),
 	)
 })
+
+// succeeded is a workflow_run delivery saying run id completed with success.
+func succeeded(id int64) []byte {
+	now := time.Now()
+	return runPayload(runEvent{Action: "completed", Repo: repo, ID: id, Attempt: 1, Status: "completed",
+		Conclusion: "success", Started: now, Updated: now})
+}

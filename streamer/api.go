@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 )
@@ -22,40 +23,77 @@ import (
 // maxSessionBody bounds POST /api/v1/session: a token is a few KiB.
 const maxSessionBody = 64 << 10
 
-// authenticated runs next for callers with a token the API server accepts,
-// within their rate limit. Callers without one are limited per client IP
-// before their token costs a TokenReview, so bad tokens cannot flood it.
-func (s *Server) authenticated(next func(http.ResponseWriter, *http.Request, auth.Identity)) http.Handler {
+// call is an API request that passed every stage before its handler.
+type call struct {
+	id  auth.Identity
+	req request
+}
+
+// castAPI runs the stages every Cast endpoint goes through, each answering the
+// caller itself when it refuses: parse (400) → authenticate (401) → admit
+// (429) → authorize (403) → ready (503) → serve.
+func (s *Server) castAPI(serve func(http.ResponseWriter, *http.Request, call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := auth.ClientIP(r)
-		token, _, ok := auth.TokenFrom(r)
-		if !ok {
-			s.unauthenticated(w, r, ip, "no bearer token or session cookie")
+		req, err := parseRequest(r)
+		if err != nil {
+			writeText(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if !s.limiter.IPAllowsAttempt(ip) {
-			s.tooMany(w, r, s.limiter.IPRetryAfter(ip), "too many requests without a valid token from this address")
+		id, ok := s.authenticate(w, r)
+		if !ok || !s.admit(w, r, id) || !s.authorize(w, r, id, req) || !s.ready(w) {
 			return
 		}
-		id, err := s.authn.Authenticate(r.Context(), token)
-		switch {
-		case errors.Is(err, auth.ErrUnauthenticated) && s.api.unsettled(r.Context()):
-			warmingUp(w)
-			return
-		case errors.Is(err, auth.ErrUnauthenticated):
-			s.unauthenticated(w, r, ip, "token not accepted: invalid, expired or for another audience")
-			return
-		case err != nil:
-			logf.FromContext(r.Context()).Error(err, "token review failed", "ip", ip)
-			writeText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
-			return
-		}
-		if ok, after := s.limiter.AllowUser(id.User.GetName()); !ok {
-			s.tooMany(w, r, after, fmt.Sprintf("rate limit for %s exceeded", id.User.GetName()))
-			return
-		}
-		next(w, r, id)
+		serve(w, r, call{id: id, req: req})
 	})
+}
+
+// identified runs the stages of the session endpoints, which read no Cast:
+// authenticate → admit → serve.
+func (s *Server) identified(serve func(http.ResponseWriter, *http.Request, auth.Identity)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := s.authenticate(w, r); ok && s.admit(w, r, id) {
+			serve(w, r, id)
+		}
+	})
+}
+
+// authenticate finds who is calling. Callers without a valid token are
+// admitted per client address before their token costs a TokenReview, so
+// bad tokens cannot flood it.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
+	ip := admission.ClientIP(r)
+	token, _, ok := auth.TokenFrom(r)
+	if !ok {
+		s.unauthenticated(w, r, ip, "no bearer token or session cookie")
+		return auth.Identity{}, false
+	}
+	if !s.limiter.IPAllowsAttempt(ip) {
+		s.tooMany(w, r, s.limiter.IPRetryAfter(ip), "too many requests without a valid token from this address")
+		return auth.Identity{}, false
+	}
+	id, err := s.authn.Authenticate(r.Context(), token)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated) && s.api.unsettled(r.Context()):
+		warmingUp(w)
+		return id, false
+	case errors.Is(err, auth.ErrUnauthenticated):
+		s.unauthenticated(w, r, ip, "token not accepted: invalid, expired or for another audience")
+		return id, false
+	case err != nil:
+		logf.FromContext(r.Context()).Error(err, "token review failed", "ip", ip)
+		writeText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
+		return id, false
+	}
+	return id, true
+}
+
+// admit holds each user to their request rate.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, id auth.Identity) bool {
+	if ok, after := s.limiter.AllowUser(id.User.GetName()); !ok {
+		s.tooMany(w, r, after, fmt.Sprintf("rate limit for %s exceeded", id.User.GetName()))
+		return false
+	}
+	return true
 }
 
 func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, ip, why string) {
@@ -69,8 +107,8 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, ip, why
 
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, after time.Duration, why string) {
 	secs := max(int((after+time.Second-1)/time.Second), 1)
-	streamsClosed.WithLabelValues(reasonRateLimited).Inc()
-	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", auth.ClientIP(r), "path", r.URL.Path)
+	requestsRefused.WithLabelValues(reasonRateLimited).Inc()
+	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", admission.ClientIP(r), "path", r.URL.Path)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeText(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", why, secs))
 }
@@ -106,36 +144,35 @@ func parseRequest(r *http.Request) (request, error) {
 	return req, nil
 }
 
-// authorize parses and authorizes a request, answering 400, 403 or 503
-// itself; ok is false when it did.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Identity) (request, bool) {
-	req, err := parseRequest(r)
-	if err != nil {
-		writeText(w, http.StatusBadRequest, err.Error())
-		return req, false
+// authorize asks RBAC whether the caller may read what they asked for.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Identity, req request) bool {
+	err := s.authz.Authorize(r.Context(), id.User, req.scope)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, auth.ErrForbidden) && s.api.unsettled(r.Context()):
+		warmingUp(w)
+	case errors.Is(err, auth.ErrForbidden):
+		requestsRefused.WithLabelValues(reasonForbidden).Inc()
+		logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
+			"ip", admission.ClientIP(r), "scope", scopeString(req.scope))
+		writeText(w, http.StatusForbidden, err.Error())
+	default:
+		logf.FromContext(r.Context()).Error(err, "access review failed", "user", id.User.GetName())
+		writeText(w, http.StatusServiceUnavailable, "cannot check permissions right now, retry shortly")
 	}
-	if err := s.authz.Authorize(r.Context(), id.User, req.scope); err != nil {
-		if errors.Is(err, auth.ErrForbidden) && s.api.unsettled(r.Context()) {
-			warmingUp(w)
-			return req, false
-		}
-		if errors.Is(err, auth.ErrForbidden) {
-			streamsClosed.WithLabelValues(reasonForbidden).Inc()
-			logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
-				"ip", auth.ClientIP(r), "scope", scopeString(req.scope))
-			writeText(w, http.StatusForbidden, err.Error())
-		} else {
-			logf.FromContext(r.Context()).Error(err, "access review failed", "user", id.User.GetName())
-			writeText(w, http.StatusServiceUnavailable, "cannot check permissions right now, retry shortly")
-		}
-		return req, false
+	return false
+}
+
+// ready refuses with 503 until the hub has loaded every Cast, so nobody is
+// told a Cast does not exist while it is still being listed.
+func (s *Server) ready(w http.ResponseWriter) bool {
+	if s.hub.Synced() {
+		return true
 	}
-	if !s.hub.Synced() {
-		w.Header().Set("Retry-After", "1")
-		writeText(w, http.StatusServiceUnavailable, "the streamer is still loading casts, retry shortly")
-		return req, false
-	}
-	return req, true
+	w.Header().Set("Retry-After", "1")
+	writeText(w, http.StatusServiceUnavailable, "the streamer is still loading casts, retry shortly")
+	return false
 }
 
 // warmingUp answers a refusal that may be the API server's warm-up after
@@ -156,11 +193,8 @@ func scopeString(sc auth.Scope) string {
 }
 
 // getCast answers GET .../casts/{name} with the same JSON as stream events.
-func (s *Server) getCast(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-	req, ok := s.authorize(w, r, id)
-	if !ok {
-		return
-	}
+func (s *Server) getCast(w http.ResponseWriter, _ *http.Request, c call) {
+	req := c.req
 	data, found := s.hub.Get(types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name})
 	if !found {
 		writeText(w, http.StatusNotFound, fmt.Sprintf("cast %s/%s not found", req.scope.Namespace, req.scope.Name))
@@ -171,12 +205,8 @@ func (s *Server) getCast(w http.ResponseWriter, r *http.Request, id auth.Identit
 
 // listCasts answers GET .../casts with {"items": [...]}, for polling
 // clients and browsers without EventSource.
-func (s *Server) listCasts(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-	req, ok := s.authorize(w, r, id)
-	if !ok {
-		return
-	}
-	items := s.hub.List(req.filter)
+func (s *Server) listCasts(w http.ResponseWriter, _ *http.Request, c call) {
+	items := s.hub.List(c.req.filter)
 	body := make([]byte, 0, 64+len(items)*512)
 	body = append(body, `{"items":[`...)
 	for i, it := range items {
@@ -214,7 +244,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	token := strings.TrimSpace(in.Token)
 	r.Header.Set("Authorization", "Bearer "+token)
-	s.authenticated(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
+	s.identified(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
 		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.tls()))
 		s.writeIdentity(w, id)
 	}).ServeHTTP(w, r)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -247,8 +246,9 @@ var _ = Describe("Who may stream what", func() {
 		Expect(out.Header.Get("Set-Cookie")).To(ContainSubstring(auth.CookieName + "="))
 		Expect(out.Header.Get("Set-Cookie")).To(ContainSubstring("Max-Age=0"))
 
-		time.Sleep(200 * time.Millisecond)
-		Expect(logs.String()).To(ContainSubstring("stream opened"))
+		s.close()
+		// The stream's last line is logged once it closed; then check all.
+		Eventually(streamClosedLog(ns)).Should(ContainSubstring(`"user": "system:serviceaccount:` + ns + `:browser"`))
 		Expect(logs.String()).NotTo(ContainSubstring(token))
 		Expect(logs.String()).NotTo(ContainSubstring(token[:20]))
 	})

@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 )
@@ -152,7 +153,7 @@ func newDeliveryRig(tb testing.TB, clients, namespaces int) *deliveryRig {
 		opts: Options{HeartbeatInterval: time.Hour, MaxStreamDuration: time.Hour, WriteTimeout: 10 * time.Second,
 			Retry: time.Second, MaxStreamsPerUser: clients, Clock: nil},
 		hub:      rig.hub,
-		limiter:  auth.NewLimiter(auth.LimitOptions{MaxStreamsPerUser: clients}),
+		limiter:  admission.NewLimiter(admission.LimitOptions{MaxStreamsPerUser: clients}),
 		stopping: make(chan struct{}),
 	}
 	s.opts.setDefaults()

@@ -17,7 +17,10 @@ var (
 		Name: "cast_streamer_events_sent_total", Help: "Stream events written, by event type.",
 	}, []string{"event"})
 	streamsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cast_streamer_streams_closed_total", Help: "Streams ended or refused, by reason.",
+		Name: "cast_streamer_streams_closed_total", Help: "Streams that were open and ended, by reason.",
+	}, []string{"reason"})
+	requestsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cast_streamer_requests_refused_total", Help: "Requests (streams or JSON) refused by admission or RBAC, by reason.",
 	}, []string{"reason"})
 	deliveryLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "cast_streamer_delivery_lag_seconds",
@@ -51,5 +54,5 @@ func sentSlot(kind hub.Kind) int {
 }
 
 func init() {
-	metrics.Registry.MustRegister(openStreams, eventsSent, streamsClosed, deliveryLag)
+	metrics.Registry.MustRegister(openStreams, eventsSent, streamsClosed, requestsRefused, deliveryLag)
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/dashboard"
 	"github.com/spell-platform/cast-operator/streamer/hub"
@@ -43,7 +44,7 @@ type Server struct {
 	hub     *hub.Hub
 	authn   *auth.Authenticator
 	authz   *auth.Authorizer
-	limiter *auth.Limiter
+	limiter *admission.Limiter
 	api     *apiHealth
 
 	// stopping is closed at shutdown so open streams end (reason
@@ -74,7 +75,7 @@ func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error
 		hub:   hub.New(opts.MaxTombstones, nil),
 		authn: authn,
 		authz: authz,
-		limiter: auth.NewLimiter(auth.LimitOptions{
+		limiter: admission.NewLimiter(admission.LimitOptions{
 			MaxStreamsPerUser: opts.MaxStreamsPerUser,
 			UserRate:          opts.UserRate, UserBurst: max(int(opts.UserRate*60)/5, 10),
 			IPRate: opts.IPRate, IPBurst: max(int(opts.IPRate*60)/4, 5),
@@ -212,14 +213,14 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("POST /api/v1/session", s.createSession)
 	mux.HandleFunc("DELETE /api/v1/session", s.deleteSession)
-	mux.Handle("GET /api/v1/session", s.authenticated(s.whoAmI))
+	mux.Handle("GET /api/v1/session", s.identified(s.whoAmI))
 
-	mux.Handle("GET /api/v1/casts/events", s.authenticated(s.streamCollection))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.authenticated(s.streamCollection))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/events", s.authenticated(s.streamOne))
-	mux.Handle("GET /api/v1/casts", s.authenticated(s.listCasts))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.authenticated(s.listCasts))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.authenticated(s.getCast))
+	mux.Handle("GET /api/v1/casts/events", s.castAPI(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.castAPI(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/events", s.castAPI(s.streamOne))
+	mux.Handle("GET /api/v1/casts", s.castAPI(s.listCasts))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.castAPI(s.listCasts))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.castAPI(s.getCast))
 	// The dashboard takes every other GET; the routes above are more specific.
 	mux.Handle("GET /", dashboard.Handler())
 	return s.withCORS(mux)

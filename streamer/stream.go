@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
@@ -37,28 +38,21 @@ const (
 
 // streamOne serves one Cast: its state, every change, and after the
 // terminal state "complete", then the end.
-func (s *Server) streamOne(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-	req, ok := s.authorize(w, r, id)
-	if !ok {
-		return
-	}
+func (s *Server) streamOne(w http.ResponseWriter, r *http.Request, c call) {
+	req := c.req
 	// Resuming, a Cast deleted meanwhile still gets its "deleted" event.
 	key := types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name}
 	if _, found := s.hub.Get(key); !found && (r.Header.Get("Last-Event-ID") == "" || !s.hub.Known(key)) {
 		writeText(w, http.StatusNotFound, "cast "+req.scope.Namespace+"/"+req.scope.Name+" not found")
 		return
 	}
-	s.stream(w, r, id, req, true)
+	s.stream(w, r, c.id, req, true)
 }
 
 // streamCollection serves a namespace or all namespaces: every matching
 // Cast's state, "synced", then changes, deletions included.
-func (s *Server) streamCollection(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-	req, ok := s.authorize(w, r, id)
-	if !ok {
-		return
-	}
-	s.stream(w, r, id, req, false)
+func (s *Server) streamCollection(w http.ResponseWriter, r *http.Request, c call) {
+	s.stream(w, r, c.id, c.req, false)
 }
 
 // streamWriter writes SSE frames with a deadline per write, so a client
@@ -214,7 +208,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 	w.WriteHeader(http.StatusOK)
 
 	openStreams.Inc()
-	keys := []any{"user", user, "ip", auth.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
+	keys := []any{"user", user, "ip", admission.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
 	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
 	ls := &liveStream{sub: sub, init: init, single: single, id: id, release: release, log: log, keys: keys, start: time.Now(),
 		sw: &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // silentServer speaks the streamer's protocol just far enough: headers, one
@@ -60,10 +61,11 @@ func (s *silentServer) lastIDs() []string {
 func TestHeartbeatTimeoutReconnects(t *testing.T) {
 	g := NewWithT(t)
 	srv := newSilentServer(t, 0)
+	fc := clocktesting.NewFakeClock(time.Now())
 	var mu sync.Mutex
 	var why []error
-	c, err := New(Options{Server: srv.URL, Token: "t", HeartbeatTimeout: 200 * time.Millisecond,
-		InitialBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+	c, err := New(Options{Server: srv.URL, Token: "t", HeartbeatTimeout: 200 * time.Millisecond, Clock: fc,
+		Rand: func() float64 { return 0.5 }, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		OnRetry: func(err error, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -72,20 +74,25 @@ func TestHeartbeatTimeoutReconnects(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
 	sub, err := c.Subscribe(ctx, Scope{Namespace: "ns"})
 	g.Expect(err).NotTo(HaveOccurred())
-	go func() {
-		for range sub.Events() {
-		}
-	}()
+	g.Eventually(sub.Events()).Should(Receive())
 
-	g.Eventually(srv.reqs.get, 5*time.Second).Should(BeNumerically(">=", 2))
-	g.Expect(time.Since(start)).To(BeNumerically(">=", 200*time.Millisecond), "not before the timeout")
+	// The silent server sends nothing more: the watchdog fires after
+	// exactly the timeout, then the client backs off and resumes.
+	retries := func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]error(nil), why...)
+	}
+	g.Eventually(fc.HasWaiters).Should(BeTrue(), "the watchdog should be armed")
+	fc.Step(199 * time.Millisecond)
+	g.Consistently(retries, 100*time.Millisecond, 10*time.Millisecond).Should(BeEmpty(), "gave up before the timeout")
+	fc.Step(time.Millisecond)
+	g.Eventually(retries).ShouldNot(BeEmpty(), "the watchdog did not fire at the timeout")
+	g.Expect(errors.Is(retries()[0], errHeartbeat)).To(BeTrue(), "reported: %v", retries()[0])
+	stepAndExpect(g, fc, &srv.reqs, 5*time.Millisecond) // full jitter: half of 10 ms
 	g.Expect(srv.lastIDs()[1]).To(Equal("7"), "the reconnect resumes from the last id")
-	mu.Lock()
-	defer mu.Unlock()
-	g.Expect(errors.Is(why[0], errHeartbeat)).To(BeTrue(), "reported: %v", why[0])
 }
 
 func TestHeartbeatsKeepTheConnection(t *testing.T) {
@@ -105,17 +112,23 @@ func TestHeartbeatsKeepTheConnection(t *testing.T) {
 func TestSlowConsumerIsNotSilence(t *testing.T) {
 	g := NewWithT(t)
 	srv := newSilentServer(t, 0)
-	c, err := New(Options{Server: srv.URL, Token: "t", HeartbeatTimeout: 200 * time.Millisecond})
+	fc := clocktesting.NewFakeClock(time.Now())
+	c, err := New(Options{Server: srv.URL, Token: "t", HeartbeatTimeout: 200 * time.Millisecond, Clock: fc})
 	g.Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sub, err := c.Subscribe(ctx, Scope{Namespace: "ns"})
 	g.Expect(err).NotTo(HaveOccurred())
-	// Nobody reads the event for longer than the timeout: the watchdog
-	// is not armed while the client waits on its consumer.
-	time.Sleep(500 * time.Millisecond)
-	g.Expect(srv.reqs.get()).To(Equal(1))
+	g.Eventually(srv.reqs.get).Should(Equal(1))
+	// Nobody takes the event while ten timeouts pass: the watchdog is not
+	// armed while the client waits on its consumer, so nothing fires.
+	for range 10 {
+		fc.Step(200 * time.Millisecond)
+		g.Consistently(srv.reqs.get, 20*time.Millisecond, 5*time.Millisecond).Should(Equal(1))
+	}
 	g.Eventually(sub.Events()).Should(Receive())
+	// Once the consumer took it, the client reads again and the watchdog is armed.
+	g.Eventually(fc.HasWaiters).Should(BeTrue())
 }
 
 func TestSubscribeRejectsBadScopes(t *testing.T) {

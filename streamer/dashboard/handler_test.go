@@ -172,30 +172,3 @@ func readAsset(t *testing.T, name string) string {
 	}
 	return string(b)
 }
-
-// Mounted as the streamer will mount it: at "GET /" beside the API's
-// method patterns, which are more specific and keep winning.
-func TestMountsBesideTheAPI(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	mux.HandleFunc("POST /api/v1/session", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/casts/events", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "stream") })
-	mux.Handle("GET /", Handler())
-	for _, c := range []struct {
-		method, path string
-		code         int
-		body         string
-	}{
-		{http.MethodGet, "/", http.StatusOK, "<!doctype html>"},
-		{http.MethodGet, "/healthz", http.StatusOK, "ok"},
-		{http.MethodGet, "/api/v1/namespaces/ci/casts/events", http.StatusOK, "stream"},
-		{http.MethodPost, "/api/v1/session", http.StatusNoContent, ""},
-		{http.MethodGet, "/api/v1/typo", http.StatusNotFound, "not found"},
-		{http.MethodPost, "/", http.StatusMethodNotAllowed, ""},
-	} {
-		resp := get(t, mux, c.method, c.path, nil)
-		if b := body(t, resp); resp.StatusCode != c.code || !strings.HasPrefix(b, c.body) {
-			t.Errorf("%s %s = %d %q, want %d %q", c.method, c.path, resp.StatusCode, b, c.code, c.body)
-		}
-	}
-}

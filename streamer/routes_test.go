@@ -1,0 +1,47 @@
+package streamer
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// TestDashboardMountsBesideTheAPI goes through the streamer's real router:
+// the dashboard takes "GET /", and every API route stays the API's (a
+// dashboard page must never answer for a mistyped or unauthenticated API
+// call).
+func TestDashboardMountsBesideTheAPI(t *testing.T) {
+	srv, err := New(Options{}, nil, fake.NewSimpleClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	for _, c := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{http.MethodGet, "/", http.StatusOK, "<!doctype html>"},
+		{http.MethodGet, "/assets/app.js", http.StatusOK, ""},
+		{http.MethodGet, "/healthz", http.StatusOK, "ok"},
+		{http.MethodGet, "/api/v1/namespaces/ci/casts/events", http.StatusUnauthorized, "no bearer token"},
+		{http.MethodGet, "/api/v1/casts", http.StatusUnauthorized, "no bearer token"},
+		{http.MethodGet, "/api/v1/session", http.StatusUnauthorized, "no bearer token"},
+		{http.MethodDelete, "/api/v1/session", http.StatusNoContent, ""},
+		{http.MethodGet, "/api/v1/typo", http.StatusNotFound, ""},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed, ""},
+	} {
+		r := httptest.NewRequest(c.method, c.path, nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		b, _ := io.ReadAll(w.Result().Body)
+		if w.Code != c.code || !strings.HasPrefix(string(b), c.body) {
+			t.Errorf("%s %s = %d %.60q, want %d %q", c.method, c.path, w.Code, b, c.code, c.body)
+		}
+	}
+}

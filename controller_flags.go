@@ -133,7 +133,7 @@ func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byt
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)
 	}
-	if err := mgr.Add(recv); err != nil {
+	if err := mgr.Add(recv.Server(nil)); err != nil {
 		return fmt.Errorf("adding the webhook receiver: %w", err)
 	}
 	return nil

@@ -136,7 +136,7 @@ func startManagerWith(o managerOptions) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	webhookURL = "http://" + ln.Addr().String() + webhook.DefaultPath
-	Expect(mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return recv.Serve(ctx, ln) }))).To(Succeed())
+	Expect(mgr.Add(recv.Server(ln))).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stopManager = cancel

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/spell-platform/cast-operator/internal/httpserve"
 	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
@@ -36,7 +37,7 @@ func (s *Server) castAPI(serve func(http.ResponseWriter, *http.Request, call)) h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := parseRequest(r)
 		if err != nil {
-			writeText(w, http.StatusBadRequest, err.Error())
+			httpserve.WriteText(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		id, ok := s.authenticate(w, r)
@@ -81,7 +82,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 		return id, false
 	case err != nil:
 		logf.FromContext(r.Context()).Error(err, "token review failed", "ip", ip)
-		writeText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
+		httpserve.WriteText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
 		return id, false
 	}
 	return id, true
@@ -102,7 +103,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, ip, why
 		return
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="cast-streamer"`)
-	writeText(w, http.StatusUnauthorized, why)
+	httpserve.WriteText(w, http.StatusUnauthorized, why)
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, after time.Duration, why string) {
@@ -110,7 +111,7 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, after time.Dura
 	requestsRefused.WithLabelValues(reasonRateLimited).Inc()
 	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", admission.ClientIP(r), "path", r.URL.Path)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeText(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", why, secs))
+	httpserve.WriteText(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", why, secs))
 }
 
 // request is what a caller asked to read, parsed from the path and query.
@@ -156,10 +157,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Ident
 		requestsRefused.WithLabelValues(reasonForbidden).Inc()
 		logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
 			"ip", admission.ClientIP(r), "scope", scopeString(req.scope))
-		writeText(w, http.StatusForbidden, err.Error())
+		httpserve.WriteText(w, http.StatusForbidden, err.Error())
 	default:
 		logf.FromContext(r.Context()).Error(err, "access review failed", "user", id.User.GetName())
-		writeText(w, http.StatusServiceUnavailable, "cannot check permissions right now, retry shortly")
+		httpserve.WriteText(w, http.StatusServiceUnavailable, "cannot check permissions right now, retry shortly")
 	}
 	return false
 }
@@ -171,7 +172,7 @@ func (s *Server) ready(w http.ResponseWriter) bool {
 		return true
 	}
 	w.Header().Set("Retry-After", "1")
-	writeText(w, http.StatusServiceUnavailable, "the streamer is still loading casts, retry shortly")
+	httpserve.WriteText(w, http.StatusServiceUnavailable, "the streamer is still loading casts, retry shortly")
 	return false
 }
 
@@ -179,7 +180,7 @@ func (s *Server) ready(w http.ResponseWriter) bool {
 // an outage: clients retry instead of giving up for good.
 func warmingUp(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "2")
-	writeText(w, http.StatusServiceUnavailable, "kube-apiserver is recovering from an outage, retry shortly")
+	httpserve.WriteText(w, http.StatusServiceUnavailable, "kube-apiserver is recovering from an outage, retry shortly")
 }
 
 func scopeString(sc auth.Scope) string {
@@ -197,7 +198,7 @@ func (s *Server) getCast(w http.ResponseWriter, _ *http.Request, c call) {
 	req := c.req
 	data, found := s.hub.Get(types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name})
 	if !found {
-		writeText(w, http.StatusNotFound, fmt.Sprintf("cast %s/%s not found", req.scope.Namespace, req.scope.Name))
+		httpserve.WriteText(w, http.StatusNotFound, fmt.Sprintf("cast %s/%s not found", req.scope.Namespace, req.scope.Name))
 		return
 	}
 	writeJSON(w, data)
@@ -232,14 +233,14 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionBody))
 	if err != nil {
-		writeText(w, http.StatusRequestEntityTooLarge, "session request too large")
+		httpserve.WriteText(w, http.StatusRequestEntityTooLarge, "session request too large")
 		return
 	}
 	var in struct {
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil || strings.TrimSpace(in.Token) == "" {
-		writeText(w, http.StatusBadRequest, `want a JSON body {"token": "<bearer token>"}`)
+		httpserve.WriteText(w, http.StatusBadRequest, `want a JSON body {"token": "<bearer token>"}`)
 		return
 	}
 	token := strings.TrimSpace(in.Token)

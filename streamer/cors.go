@@ -3,6 +3,8 @@ package streamer
 import (
 	"net/http"
 	"slices"
+
+	"github.com/spell-platform/cast-operator/internal/httpserve"
 )
 
 // withCORS lets the listed browser origins call the API with credentials.
@@ -20,7 +22,7 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if !allowed {
-				writeText(w, http.StatusForbidden, "origin not allowed")
+				httpserve.WriteText(w, http.StatusForbidden, "origin not allowed")
 				return
 			}
 			h := w.Header()

@@ -21,19 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/internal/httpserve"
 	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/dashboard"
 	"github.com/spell-platform/cast-operator/streamer/hub"
-)
-
-// Timeouts for the HTTP server. There is no server-wide write timeout:
-// streams are long-lived by design; each write has its own deadline.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
 )
 
 // Server is the streamer's HTTP server. It is a manager.Runnable, so it
@@ -106,14 +98,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go s.api.watch(ctx)
 
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return logf.IntoContext(context.Background(), log) },
-	}
+	// No server-wide write timeout: streams are long-lived by design, and
+	// each write has its own deadline.
+	srv := httpserve.Streaming.Server(s.Handler())
+	srv.BaseContext = func(net.Listener) context.Context { return logf.IntoContext(context.Background(), log) }
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -196,18 +184,18 @@ func (s *Server) feedHub(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "ok")
+		httpserve.WriteText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.hub.Synced() {
-			writeText(w, http.StatusServiceUnavailable, "cast informer not synced")
+			httpserve.WriteText(w, http.StatusServiceUnavailable, "cast informer not synced")
 			return
 		}
 		if err := s.api.ready(); err != nil {
-			writeText(w, http.StatusServiceUnavailable, "kube-apiserver unreachable: streams cannot be authorized or kept current")
+			httpserve.WriteText(w, http.StatusServiceUnavailable, "kube-apiserver unreachable: streams cannot be authorized or kept current")
 			return
 		}
-		writeText(w, http.StatusOK, "ok")
+		httpserve.WriteText(w, http.StatusOK, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 
@@ -224,11 +212,4 @@ func (s *Server) Handler() http.Handler {
 	// The dashboard takes every other GET; the routes above are more specific.
 	mux.Handle("GET /", dashboard.Handler())
 	return s.withCORS(mux)
-}
-
-func writeText(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = fmt.Fprintln(w, msg)
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/spell-platform/cast-operator/internal/httpserve"
 	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
@@ -43,7 +44,7 @@ func (s *Server) streamOne(w http.ResponseWriter, r *http.Request, c call) {
 	// Resuming, a Cast deleted meanwhile still gets its "deleted" event.
 	key := types.NamespacedName{Namespace: req.scope.Namespace, Name: req.scope.Name}
 	if _, found := s.hub.Get(key); !found && (r.Header.Get("Last-Event-ID") == "" || !s.hub.Known(key)) {
-		writeText(w, http.StatusNotFound, "cast "+req.scope.Namespace+"/"+req.scope.Name+" not found")
+		httpserve.WriteText(w, http.StatusNotFound, "cast "+req.scope.Namespace+"/"+req.scope.Name+" not found")
 		return
 	}
 	s.stream(w, r, c.id, req, true)

@@ -33,7 +33,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.opts.Path != DefaultPath || r.opts.MaxBodyBytes != DefaultMaxBodyBytes || r.opts.DeliveryTTL != DefaultDeliveryTTL ||
-		r.opts.MaxDeliveries != DefaultMaxDeliveries || r.opts.ShutdownTimeout != defaultShutdown {
+		r.opts.MaxDeliveries != DefaultMaxDeliveries || r.opts.ShutdownTimeout != DefaultShutdownTimeout {
 		t.Errorf("defaults not applied: %+v", r.opts)
 	}
 	secret[0] = 'X'

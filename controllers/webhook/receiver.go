@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/internal/httpserve"
 )
 
 // Index finds the Casts that track a run (a field index on status.runID +
@@ -69,10 +70,12 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultPath          = "/webhooks/github"
-	DefaultMaxBodyBytes  = 25 << 20
-	DefaultDeliveryTTL   = time.Hour
-	DefaultMaxDeliveries = 10000
+	DefaultPath = "/webhooks/github"
+	// DefaultShutdownTimeout: GitHub waits 10 s for an answer; longer helps no delivery.
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxBodyBytes    = 25 << 20
+	DefaultDeliveryTTL     = time.Hour
+	DefaultMaxDeliveries   = 10000
 )
 
 // Request headers GitHub sets on every delivery.
@@ -121,7 +124,7 @@ func New(opts Options, index Index, sink Sink) (*Receiver, error) {
 		opts.MaxDeliveries = DefaultMaxDeliveries
 	}
 	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = defaultShutdown
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	// Keep a private copy so neither the caller nor a printed Options value
 	// can change or reveal the secret later.
@@ -198,7 +201,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if out.code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
-	writeText(w, out.code, out.msg)
+	httpserve.WriteText(w, out.code, out.msg)
 }
 
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
@@ -294,11 +297,4 @@ func cloneObservation(obs runstatus.Observation) runstatus.Observation {
 		out.Job = &job
 	}
 	return out
-}
-
-func writeText(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = fmt.Fprintln(w, msg)
 }

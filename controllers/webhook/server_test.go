@@ -34,7 +34,7 @@ func TestStartOnBusyPortFails(t *testing.T) {
 	r := newTestReceiver(t, Options{BindAddress: busy.Addr().String()})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = r.Start(ctx)
+	err = r.Server(nil).Start(ctx)
 	if err == nil {
 		t.Fatal("Start on a busy port returned nil")
 	}
@@ -55,7 +55,7 @@ func TestServeStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- r.Serve(ctx, ln) }()
+	go func() { served <- r.Server(ln).Start(ctx) }()
 
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -110,7 +110,7 @@ func TestServeReportsAFailingListener(t *testing.T) {
 	_ = ln.Close() // Serve's Accept fails at once
 	r := newTestReceiver(t, Options{})
 	served := make(chan error, 1)
-	go func() { served <- r.Serve(context.Background(), ln) }()
+	go func() { served <- r.Server(ln).Start(context.Background()) }()
 	select {
 	case err := <-served:
 		if err == nil || !errors.Is(err, net.ErrClosed) {
@@ -122,7 +122,7 @@ func TestServeReportsAFailingListener(t *testing.T) {
 }
 
 func TestNeedLeaderElection(t *testing.T) {
-	if newTestReceiver(t, Options{}).NeedLeaderElection() {
+	if newTestReceiver(t, Options{}).Server(nil).NeedLeaderElection() {
 		t.Error("NeedLeaderElection = true; every replica must accept webhooks")
 	}
 }

@@ -68,6 +68,14 @@ browser: ## Install Debian's chromium for the dashboard's browser test (once).
 test: manifests generate vet envtest browser ## Run unit tests, the envtest suites and the browser test.
 	go test ./... -coverprofile cover.out $(TEST_ARGS)
 
+# The packages of the shipped code and their envtest suites; the harnesses
+# under test/ (faults, soak, bench) measure timing and run without -race.
+RACE_PKGS ?= . ./api/... ./config/... ./controllers/... ./internal/... ./streamer/... ./test/kubetest/...
+
+.PHONY: test-race
+test-race: manifests generate vet envtest browser ## Run the unit and envtest packages under the race detector.
+	go test -race -count=1 -timeout 30m $(RACE_PKGS) $(TEST_ARGS)
+
 .PHONY: test-faults
 test-faults: manifests generate vet envtest ## Run every fault-injection spec (kills, kube-apiserver restart, GitHub outages, webhook floods).
 	FAULTS=all go test ./test/faults/ -count=1 -timeout 30m -v $(TEST_ARGS)

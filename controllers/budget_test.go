@@ -14,7 +14,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // postsUnder returns the POSTs whose path starts with prefix.

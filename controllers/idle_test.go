@@ -13,7 +13,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // reconcilesSoFar reads controller-runtime's own count of the Cast

@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // kubectlWait runs `kubectl wait --for=condition=COND cast/NAME` as a user

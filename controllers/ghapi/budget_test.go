@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // budgetClient is a Client with the default write spacing, as the

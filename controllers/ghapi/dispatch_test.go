@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 const castID = "0b9f6c1e-5d2a-4c43-9a55-3f4b2d7e8a10"

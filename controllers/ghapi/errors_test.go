@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-github/v89/github"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 func TestErrorClassification(t *testing.T) {

@@ -3,7 +3,7 @@ package ghapi
 import (
 	"testing"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
 

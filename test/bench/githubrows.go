@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // githubResults are scenario 6's measurements, one per sub-scenario.

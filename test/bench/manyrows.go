@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // manyResults are scenario 10's measurements.

@@ -10,7 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/controllers/ghapi/ghapitest"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 var _ = Describe("GitHub API failing", Label("controller", "github"), func() {

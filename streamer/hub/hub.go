@@ -26,7 +26,7 @@ const DefaultMaxTombstones = 10000
 type state struct {
 	// cast is the informer's own object: cached objects are never
 	// modified, so the hub shares it instead of copying what it reads.
-	cast *castv1alpha1.Cast
+	cast *Trimmed
 	// rv is the resourceVersion of the Cast's last status change, the id
 	// clients resume from; metadata-only updates do not move it.
 	rv int64
@@ -81,14 +81,14 @@ var _ toolscache.ResourceEventHandler = (*Hub)(nil)
 
 // OnAdd records a Cast; after the initial list it is news for streams.
 func (h *Hub) OnAdd(obj any, _ bool) {
-	if cast, ok := obj.(*castv1alpha1.Cast); ok {
+	if cast, ok := asTrimmed(obj); ok {
 		h.observe(cast)
 	}
 }
 
 // OnUpdate records a Cast's new state; only status changes reach streams.
 func (h *Hub) OnUpdate(_, newObj any) {
-	if cast, ok := newObj.(*castv1alpha1.Cast); ok {
+	if cast, ok := asTrimmed(newObj); ok {
 		h.observe(cast)
 	}
 }
@@ -99,7 +99,7 @@ func (h *Hub) OnDelete(obj any) {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj, unknownFinalState = d.Obj, true
 	}
-	cast, ok := obj.(*castv1alpha1.Cast)
+	cast, ok := asTrimmed(obj)
 	if !ok {
 		return
 	}
@@ -116,10 +116,12 @@ func (h *Hub) OnDelete(obj any) {
 		h.horizon = max(h.horizon, h.maxRV+1)
 	}
 	h.maxRV = max(h.maxRV, rv)
-	snap := SnapshotOf(cast, h.now())
 	if known {
-		snap = SnapshotOf(&castv1alpha1.Cast{ObjectMeta: cast.ObjectMeta, Spec: cast.Spec, Status: st.cast.Status}, h.now())
+		last := *cast
+		last.Status = st.cast.Status
+		cast = &last
 	}
+	snap := cast.snapshot(h.now())
 	snap.ResourceVersion = strconv.FormatInt(rv, 10)
 	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap), At: snap.Timestamp}
 	u.encodeFrame()
@@ -132,7 +134,7 @@ func (h *Hub) OnDelete(obj any) {
 	h.publish(u, cast.Labels)
 }
 
-func (h *Hub) observe(cast *castv1alpha1.Cast) {
+func (h *Hub) observe(cast *Trimmed) {
 	key := types.NamespacedName{Namespace: cast.Namespace, Name: cast.Name}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -151,7 +153,7 @@ func (h *Hub) observe(cast *castv1alpha1.Cast) {
 		h.casts[key] = st
 		return
 	}
-	snap := SnapshotOf(cast, h.now())
+	snap := cast.snapshot(h.now())
 	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,
 		terminal: cast.Status.Phase.IsTerminal(), Data: encode(snap), At: snap.Timestamp}
 	u.encodeFrame()

@@ -31,7 +31,7 @@ func (st state) resting(key types.NamespacedName) Update {
 // event id, as in the live update that announced the state, even when a
 // metadata-only update replaced the object since.
 func (st state) data(now time.Time) []byte {
-	snap := SnapshotOf(st.cast, now)
+	snap := st.cast.snapshot(now)
 	snap.ResourceVersion = st.id()
 	return encode(snap)
 }

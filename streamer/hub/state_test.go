@@ -48,14 +48,15 @@ func TestStateIsRenderedOnDemand(t *testing.T) {
 // the replaced object is not kept alive; the event id stays the change's.
 func TestStateFollowsTheInformersObject(t *testing.T) {
 	h := newHub()
-	first := cast("ns", "a", 1, castv1alpha1.PhaseRunning, 10)
+	first := trim(cast("ns", "a", 1, castv1alpha1.PhaseRunning, 10))
 	h.OnAdd(first, true)
 	key := types.NamespacedName{Namespace: "ns", Name: "a"}
 	if h.casts[key].cast != first {
 		t.Fatal("the hub copied the Cast instead of sharing the informer's")
 	}
-	relabelled := cast("ns", "a", 2, castv1alpha1.PhaseRunning, 10)
-	relabelled.Labels = map[string]string{"team": "other"}
+	c := cast("ns", "a", 2, castv1alpha1.PhaseRunning, 10)
+	c.Labels = map[string]string{"team": "other"}
+	relabelled := trim(c)
 	h.OnUpdate(first, relabelled)
 	st := h.casts[key]
 	if st.cast != relabelled || st.rv != 1 {

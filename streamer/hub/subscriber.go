@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
-	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer/sse"
 )
 
@@ -27,7 +26,7 @@ type Update struct {
 	// AppendEvent renders from cast.
 	Data []byte
 	// cast is a resting state's object, rendered when written.
-	cast *castv1alpha1.Cast
+	cast *Trimmed
 	// At is when the hub saw the change, for the delivery-lag metric.
 	At time.Time
 	// frame is the SSE frame of this update, encoded once for every

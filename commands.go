@@ -177,6 +177,8 @@ func runStreamer(args []string, out io.Writer) error {
 	mf.bind(fs, "0", "0")
 	var sf streamerFlags
 	sf.bind(fs, streamer.DefaultBindAddress)
+	var pprofAddr string
+	fs.StringVar(&pprofAddr, "pprof-bind-address", "0", "address of the net/http/pprof endpoints, for heap and CPU profiles; 0 disables them")
 	config.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -185,7 +187,7 @@ func runStreamer(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache)
+	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache, func(o *ctrl.Options) { o.PprofBindAddress = pprofAddr })
 	if err != nil {
 		return err
 	}

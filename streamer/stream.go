@@ -145,7 +145,7 @@ func (sw *streamWriter) add(u *hub.Update, kind hub.Kind) error {
 	if f := u.Frame(); f != nil && kind == u.Kind {
 		sw.buf = append(sw.buf, f...) // encoded once by the hub for every stream
 	} else {
-		sw.buf, err = sse.AppendEvent(sw.buf, sse.Event{ID: u.ID, Event: string(kind), Data: u.Data})
+		sw.buf, err = u.AppendEvent(sw.buf, kind)
 	}
 	if err == nil {
 		sw.events++
@@ -296,6 +296,9 @@ func closeGracefully(conn net.Conn) {
 // and returns why it ended.
 func (s *Server) pump(ls *liveStream) string {
 	sw, sub, init, single, id := ls.sw, ls.sub, ls.init, ls.single, ls.id
+	// The snapshot's states are written once: they must not stay reachable
+	// for the stream's lifetime.
+	ls.init.Updates = nil
 	sw.now = time.Now()
 	sw.grab()
 	sw.buf = sse.AppendRetry(sw.buf, s.opts.Retry)

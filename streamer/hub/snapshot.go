@@ -95,16 +95,20 @@ type Snapshot struct {
 // SnapshotOf renders a Cast as clients see it at time now. Duration is the
 // final one once finished, the elapsed time while running.
 func SnapshotOf(cast *castv1alpha1.Cast, now time.Time) Snapshot {
-	st := cast.Status
+	return trim(cast).snapshot(now)
+}
+
+func (t *Trimmed) snapshot(now time.Time) Snapshot {
+	st := &t.Status
 	s := Snapshot{
-		CastID:          cast.Namespace + "/" + cast.Name,
-		Namespace:       cast.Namespace,
-		Name:            cast.Name,
+		CastID:          t.Namespace + "/" + t.Name,
+		Namespace:       t.Namespace,
+		Name:            t.Name,
 		Status:          st.Phase,
 		Progress:        st.Progress,
 		Message:         st.Message,
-		Repository:      cast.Spec.Repository,
-		Workflow:        cast.Spec.Workflow,
+		Repository:      t.Repository,
+		Workflow:        t.Workflow,
 		RunID:           st.RunID,
 		RunAttempt:      st.RunAttempt,
 		RunURL:          st.RunURL,
@@ -112,8 +116,8 @@ func SnapshotOf(cast *castv1alpha1.Cast, now time.Time) Snapshot {
 		Duration:        st.DurationMillis,
 		CostCents:       st.CostCents,
 		Artifacts:       st.Artifacts,
-		Labels:          cast.Labels,
-		ResourceVersion: cast.ResourceVersion,
+		Labels:          t.Labels,
+		ResourceVersion: t.ResourceVersion,
 		Timestamp:       now.UTC(),
 	}
 	if s.Status == "" {

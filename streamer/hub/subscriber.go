@@ -21,8 +21,12 @@ type Update struct {
 	rv int64
 	// terminal: this state's phase is terminal.
 	terminal bool
-	// Data is the event's JSON; shared between subscribers, never modify it.
+	// Data is the event's JSON; shared between subscribers, never modify
+	// it. Nil for a resting state in a snapshot or resume, which
+	// AppendEvent renders from cast.
 	Data []byte
+	// cast is a resting state's object, rendered when written.
+	cast *Trimmed
 	// At is when the hub saw the change, for the delivery-lag metric.
 	At time.Time
 	// frame is the SSE frame of this update, encoded once for every
@@ -31,7 +35,7 @@ type Update struct {
 }
 
 // Frame is the update's SSE frame (id, event, data) as every stream sends
-// it, encoded once; nil when a stream must encode it itself.
+// it, encoded once; nil when a stream must encode it itself (AppendEvent).
 func (u *Update) Frame() []byte { return u.frame }
 
 func (u *Update) encodeFrame() {

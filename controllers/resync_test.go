@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 func cancelled(runID int64) bool {

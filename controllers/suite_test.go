@@ -27,9 +27,9 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-github/v89/github"
 
 	"github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 var t0 = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)

@@ -3,8 +3,8 @@ package ghapi
 import (
 	"testing"
 
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // Unchanged listings come back as 304s and are served from the Client's

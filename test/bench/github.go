@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // githubConfig sizes scenario 6, the operator against the GitHub fake's

@@ -18,8 +18,8 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // manyConfig sizes scenario 10, many Casts at rest.

@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/test/ghapitest"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
+	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
 // screenConfig sizes scenario 8, GitHub to screen: signed deliveries to

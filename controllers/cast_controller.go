@@ -260,8 +260,8 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Source(), &handler.EnqueueRequestForObject{})).
 		Named("cast").
-		WithLogConstructor(requestLoggers(mgr.GetLogger())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval),
+			LogConstructor: requestLoggers(mgr.GetLogger())}).
 		Complete(r)
 }
 

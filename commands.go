@@ -161,7 +161,7 @@ func runController(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, lf)
+	mgr, err := newManager(cfg, &mf, lf, cf.pprof)
 	if err != nil {
 		return err
 	}

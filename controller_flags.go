@@ -32,6 +32,7 @@ type controllerFlags struct {
 	resyncInterval    time.Duration
 	webhookResync     time.Duration
 	rates             ratesFlag
+	pprofAddr         string
 }
 
 func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
@@ -50,7 +51,11 @@ func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
 		f.rates[k] = v
 	}
 	fs.Var(&f.rates, "cost-cents-per-minute", "cents per billable minute by runner class, as class=cents pairs")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof/ profiling endpoints, for diagnosing CPU and memory use; 0 disables them (keep them off any network users reach)")
 }
+
+// pprof serves /debug/pprof/ when --pprof-bind-address asks for it.
+func (f *controllerFlags) pprof(o *ctrl.Options) { o.PprofBindAddress = f.pprofAddr }
 
 // validate refuses an App configured by halves.
 func (f *controllerFlags) validate() error {

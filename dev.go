@@ -85,7 +85,7 @@ func runDev(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{})
+	mgr, err := newManager(cfg, &mf, leaderFlags{}, cf.pprof)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"controller", "--leader-elect", "--leader-elect-renew-deadline", "20s"}, wantCode: 1, wantOut: "renew deadline (20s) < lease duration (15s)"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-retry-period", "9s"}, wantCode: 1, wantOut: "1.2 × retry period (9s) < renew deadline (10s)"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-leader-elect-lease-duration"},
+		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-pprof-bind-address"},
 		{args: []string{"watch", "-o", "yaml"}, wantCode: 2, wantOut: "yaml"},
 	}
 	for _, tt := range tests {

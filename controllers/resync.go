@@ -63,7 +63,34 @@ func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.D
 	w.Postponed = r.postponed[cast.UID]
 	r.mu.Unlock()
 	w.Deadline, _ = timeoutDeadline(cast)
-	return wakeAfter(w)
+	return onWakeGrid(wakeAfter(w), w, r.resyncInterval(cast))
+}
+
+// wakeGridDivisor sets the grid idle looks are gathered on: a 64th of the
+// resync interval (under a second at the 60 s default).
+const wakeGridDivisor = 64
+
+// onWakeGrid moves a resync look forward to the next multiple of
+// interval/wakeGridDivisor since the epoch, never earlier and never past
+// the timeout: 10,000 idle Casts spread evenly over the interval each woke
+// a sleeping process and its work queue alone, and the waking (scheduler,
+// timers, queue bookkeeping) cost more CPU than the looks; gathered on the
+// grid they run back to back while the process is awake. A timeout's own
+// look is not moved: it is enforced when it is due.
+func onWakeGrid(after time.Duration, w wakeInputs, interval time.Duration) time.Duration {
+	at := w.Now.Add(after)
+	grid := interval / wakeGridDivisor
+	timed := !w.Deadline.IsZero()
+	if grid <= 0 || (timed && !w.Deadline.After(at)) {
+		return after
+	}
+	if rest := time.Duration(at.UnixNano() % int64(grid)); rest != 0 {
+		at = at.Add(grid - rest)
+	}
+	if timed && w.Deadline.Before(at) {
+		at = w.Deadline
+	}
+	return at.Sub(w.Now)
 }
 
 // wakeInputs is what decides a running Cast's next look; zero times mean

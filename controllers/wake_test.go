@@ -57,3 +57,31 @@ func TestWakeAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestOnWakeGrid: idle looks are gathered on the grid, never sooner than
+// their schedule and at most one grid step later; a timeout is not moved.
+func TestOnWakeGrid(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 300*int(time.Millisecond), time.UTC)
+	const interval = 64 * time.Second // a grid of one second
+	for _, tc := range []struct {
+		name        string
+		after, want time.Duration
+		deadline    time.Time
+	}{
+		{"moved to the next whole second", 10 * time.Second, 10*time.Second + 700*time.Millisecond, time.Time{}},
+		{"a neighbour lands on the same second", 10*time.Second + 500*time.Millisecond, 10*time.Second + 700*time.Millisecond, time.Time{}},
+		{"already on the grid", 700 * time.Millisecond, 700 * time.Millisecond, time.Time{}},
+		{"the timeout itself is not moved", 5 * time.Second, 5 * time.Second, now.Add(5 * time.Second)},
+		{"an overdue timeout's floor is not moved", minWake, minWake, now.Add(-time.Hour)},
+		{"never past the timeout", 5 * time.Second, 5*time.Second + 200*time.Millisecond, now.Add(5*time.Second + 200*time.Millisecond)},
+		{"a later timeout does not stop the move", 5 * time.Second, 5*time.Second + 700*time.Millisecond, now.Add(time.Hour)},
+	} {
+		got := onWakeGrid(tc.after, wakeInputs{Now: now, Deadline: tc.deadline}, interval)
+		if got != tc.want {
+			t.Errorf("%s: onWakeGrid(%s) = %s, want %s", tc.name, tc.after, got, tc.want)
+		}
+		if got < tc.after || got-tc.after >= interval/wakeGridDivisor {
+			t.Errorf("%s: %s is not within one grid step after %s", tc.name, got, tc.after)
+		}
+	}
+}

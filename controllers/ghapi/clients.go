@@ -102,6 +102,10 @@ type Clients struct {
 	apps    appCache
 }
 
+// idleConnsPerHost is how many connections to GitHub stay open between
+// requests: more than the reconcile workers and the write queue use at once.
+const idleConnsPerHost = 16
+
 // fileCache caches a file's content against its identity and modification
 // time, so the file is read again only after a rotation.
 type fileCache struct {
@@ -120,7 +124,13 @@ func NewClients(opts Options, secrets client.Reader) *Clients {
 	}
 	base := hc.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Every request goes to one host, GitHub's API, from several
+		// reconcile workers at once (idle resyncs come in bursts): the
+		// default of two idle connections per host closed the others after
+		// each burst, and the next one dialled and shook hands again.
+		t.MaxIdleConnsPerHost = idleConnsPerHost
+		base = t
 	}
 	hc.Transport = instrumentedTransport{base: base}
 	return &Clients{opts: opts, secrets: secrets, http: hc, etags: lru.New(maxCachedBodies),

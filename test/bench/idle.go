@@ -27,6 +27,7 @@ type idleConfig struct {
 	resync     time.Duration // the controller's --resync-interval
 	window     time.Duration // measured window, after every Cast was reconciled once
 	settle     time.Duration // longest wait for that first reconcile
+	cpuprofile string        // folder for a controller CPU profile per run; empty: none
 }
 
 func (c *idleConfig) bind(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (c *idleConfig) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.resync, "idle-resync-interval", 60*time.Second, "the controller's --resync-interval in the idle scenario (60s is the operator's default)")
 	fs.DurationVar(&c.window, "idle-window", 120*time.Second, "measured window per run of the idle scenario (at least two resync intervals)")
 	fs.DurationVar(&c.settle, "idle-settle", 10*time.Minute, "longest wait for the controller to reconcile every idle Cast once")
+	fs.StringVar(&c.cpuprofile, "controller-cpuprofile", "", "folder to write a CPU profile of the controller over each idle window to (idle-<run>.pprof); empty: none")
 }
 
 func (c *idleConfig) smoke() map[string]func() {
@@ -216,8 +218,15 @@ func (b *bench) idleRun(ctx context.Context, label string, ready func(*castv1alp
 		return err
 	}
 	logName := "controller-idle-" + strings.ReplaceAll(label, " ", "-") + ".log"
-	ctrl, _, err := b.startController(logName, append([]string{"--metrics-bind-address", metricsAddr,
-		"--resync-interval", c.resync.String()}, args...)...)
+	args = append([]string{"--metrics-bind-address", metricsAddr, "--resync-interval", c.resync.String()}, args...)
+	var pprofAddr string
+	if c.cpuprofile != "" {
+		if pprofAddr, err = freePort(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address", pprofAddr)
+	}
+	ctrl, _, err := b.startController(logName, args...)
 	if err != nil {
 		return err
 	}
@@ -257,6 +266,7 @@ func (b *bench) idleRun(ctx context.Context, label string, ready func(*castv1alp
 	b.progress("idle, %s: every Cast reconciled once after %s; window of %s", label, run.settled.Round(time.Second), c.window)
 	before, err1 := scrape(url)
 	w := sample(b.cl.apiPID, ctrl.pid())
+	prof := startCPUProfile(pprofAddr, c.cpuprofile, label, c.window)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -264,6 +274,11 @@ func (b *bench) idleRun(ctx context.Context, label string, ready func(*castv1alp
 	}
 	after, err2 := scrape(url)
 	us := w.end()
+	if path, err := prof.wait(); err != nil {
+		b.progress("idle, %s: no CPU profile: %v", label, err)
+	} else if path != "" {
+		b.progress("idle, %s: controller CPU profile in %s", label, path)
+	}
 	run.cpu = us[1]
 	b0, ok0 := reconcileTotal(before)
 	b1, ok1 := reconcileTotal(after)

@@ -26,12 +26,14 @@ import (
 type managerFlags struct {
 	metricsAddr string
 	probeAddr   string
+	pprofAddr   string
 	zap         zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet, metricsDefault, probeDefault string) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", metricsDefault, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of the Go /debug/pprof endpoints, for profiling a live process; 0 disables them (the default: they expose internals and cost CPU when read)")
 	f.zap = zap.Options{Development: true}
 	f.zap.BindFlags(fs)
 }
@@ -106,6 +108,7 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...f
 		Scheme:                 localcluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		// Nothing reads managedFields, and they are about half of a Cast's
 		// size in the informer cache: at 100,000 Casts that is the largest
 		// share of both processes' memory.

@@ -129,7 +129,7 @@ func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byt
 		return nil
 	}
 	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
-		controllers.RunIndex{Reader: mgr.GetClient()}, inbox)
+		controllers.RunIndex{Cache: mgr.GetCache()}, inbox)
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)
 	}

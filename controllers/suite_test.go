@@ -131,7 +131,7 @@ func startManagerWith(o managerOptions) {
 		CompletionGrace:       3 * time.Second,
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Reader: mgr.GetClient()}, inbox)
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()}, inbox)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
 	"github.com/spell-platform/cast-operator/streamer/hub"
@@ -138,6 +139,13 @@ func streamerCache(o *ctrl.Options) {
 	o.Cache.ByObject = map[client.Object]cache.ByObject{&castv1alpha1.Cast{}: {Transform: hub.Trim}}
 }
 
+// controllerCache keeps whole Casts (the reconciler reads and updates
+// them), without managedFields, sharing the strings and label maps they
+// repeat.
+func controllerCache(o *ctrl.Options) {
+	o.Cache.DefaultTransform = controllers.CacheTransform()
+}
+
 func runController(args []string, out io.Writer) error {
 	fs := newFlagSet("controller", out)
 	var mf managerFlags
@@ -164,7 +172,7 @@ func runController(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, lf)
+	mgr, err := newManager(cfg, &mf, lf, controllerCache)
 	if err != nil {
 		return err
 	}

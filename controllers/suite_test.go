@@ -105,7 +105,9 @@ func startManagerWith(o managerOptions) {
 	}
 	o.github.WriteInterval = cmp.Or(o.github.WriteInterval, 50*time.Millisecond)
 	activity := NewWebhookActivity(cmp.Or(o.webhookResync, testResync))
-	var cacheOpts cache.Options
+	// The controller command's own cache transform, so every spec runs
+	// against Casts as the controller caches them.
+	cacheOpts := cache.Options{DefaultTransform: CacheTransform()}
 	if o.namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.namespace: {}}
 	}

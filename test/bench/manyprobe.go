@@ -169,7 +169,9 @@ func (b *bench) startManyController(e *manyEnv, log string) (ctrl *child, url, p
 			return nil, "", "", err
 		}
 		args = append(args, "--pprof-bind-address", pprofAddr)
-		pprofURL = "http://" + pprofAddr + "/debug/pprof/heap"
+		// gc=1: the profile shows what a collection leaves, not what the
+		// last one happened to see mid-restart.
+		pprofURL = "http://" + pprofAddr + "/debug/pprof/heap?gc=1"
 	}
 	ctrl, _, err = b.startController(log, args...)
 	return ctrl, "http://" + metricsAddr + "/metrics", pprofURL, err

@@ -209,6 +209,7 @@ func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	st, err := readProc(ctrl.pid())
 	b.res.many.ctrlBaseHeap = heapInuse(url)
 	b.saveHeapProfile(context.Background(), pprofURL, "controller-heap-base.pb.gz")
+	b.saveMemStats(context.Background(), url, "controller-memstats-base.txt")
 	return st.RSS, err
 }
 
@@ -237,6 +238,7 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 	s.ctrlRSS = st.RSS
 	s.ctrlHeap = heapInuse(url)
 	b.saveHeapProfile(ctx, pprofURL, fmt.Sprintf("controller-heap-%d.pb.gz", s.n))
+	b.saveMemStats(ctx, url, fmt.Sprintf("controller-memstats-%d.txt", s.n))
 	after := e.fake.StatsFor(manyToken)
 	s.counted, s.notModified = after.Counted-before.Counted, after.NotModified-before.NotModified
 	for _, r := range e.fake.Requests()[mark:] {
@@ -263,6 +265,28 @@ func runIndexOf(path string) (int, bool) {
 		return 0, false
 	}
 	return int(n - manyRunID), true
+}
+
+// saveMemStats writes the Go runtime's memory figures from the
+// controller's /metrics next to its heap profile: heap goal, idle and
+// released memory tell live heap from memory the runtime keeps.
+func (b *bench) saveMemStats(ctx context.Context, metricsURL, name string) {
+	if b.cfg.many.heapDir == "" {
+		return
+	}
+	_, body, err := getBody(ctx, metricsURL, "")
+	if err == nil {
+		var keep []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "go_memstats_") || strings.HasPrefix(line, "go_gc_") || strings.HasPrefix(line, "go_goroutines") {
+				keep = append(keep, line)
+			}
+		}
+		err = os.WriteFile(filepath.Join(b.cfg.many.heapDir, name), []byte(strings.Join(keep, "\n")+"\n"), 0o644)
+	}
+	if err != nil {
+		b.progress("many: no memory figures %s: %v", name, err)
+	}
 }
 
 // heapInuse is go_memstats_heap_inuse_bytes from a /metrics endpoint, -1

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer"
 	"github.com/spell-platform/cast-operator/streamer/hub"
@@ -26,12 +27,14 @@ import (
 type managerFlags struct {
 	metricsAddr string
 	probeAddr   string
+	pprofAddr   string
 	zap         zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet, metricsDefault, probeDefault string) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", metricsDefault, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of the Go /debug/pprof endpoints, for profiling a live process; 0 disables them (the default: they expose internals and cost CPU when read)")
 	f.zap = zap.Options{Development: true}
 	f.zap.BindFlags(fs)
 }
@@ -106,6 +109,7 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...f
 		Scheme:                 localcluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		// Nothing reads managedFields, and they are about half of a Cast's
 		// size in the informer cache: at 100,000 Casts that is the largest
 		// share of both processes' memory.
@@ -135,6 +139,13 @@ func streamerCache(o *ctrl.Options) {
 	o.Cache.ByObject = map[client.Object]cache.ByObject{&castv1alpha1.Cast{}: {Transform: hub.Trim}}
 }
 
+// controllerCache keeps whole Casts (the reconciler reads and updates
+// them), without managedFields, sharing the strings and label maps they
+// repeat.
+func controllerCache(o *ctrl.Options) {
+	o.Cache.DefaultTransform = controllers.CacheTransform()
+}
+
 func runController(args []string, out io.Writer) error {
 	fs := newFlagSet("controller", out)
 	var mf managerFlags
@@ -161,7 +172,7 @@ func runController(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, lf, cf.pprof)
+	mgr, err := newManager(cfg, &mf, lf, controllerCache)
 	if err != nil {
 		return err
 	}
@@ -177,8 +188,6 @@ func runStreamer(args []string, out io.Writer) error {
 	mf.bind(fs, "0", "0")
 	var sf streamerFlags
 	sf.bind(fs, streamer.DefaultBindAddress)
-	var pprofAddr string
-	fs.StringVar(&pprofAddr, "pprof-bind-address", "0", "address of the net/http/pprof endpoints, for heap and CPU profiles; 0 disables them")
 	config.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -187,7 +196,7 @@ func runStreamer(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache, func(o *ctrl.Options) { o.PprofBindAddress = pprofAddr })
+	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,6 @@ type controllerFlags struct {
 	resyncInterval    time.Duration
 	webhookResync     time.Duration
 	rates             ratesFlag
-	pprofAddr         string
 }
 
 func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
@@ -51,11 +50,7 @@ func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
 		f.rates[k] = v
 	}
 	fs.Var(&f.rates, "cost-cents-per-minute", "cents per billable minute by runner class, as class=cents pairs")
-	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof/ profiling endpoints, for diagnosing CPU and memory use; 0 disables them (keep them off any network users reach)")
 }
-
-// pprof serves /debug/pprof/ when --pprof-bind-address asks for it.
-func (f *controllerFlags) pprof(o *ctrl.Options) { o.PprofBindAddress = f.pprofAddr }
 
 // validate refuses an App configured by halves.
 func (f *controllerFlags) validate() error {
@@ -134,7 +129,7 @@ func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byt
 		return nil
 	}
 	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
-		controllers.RunIndex{Reader: mgr.GetClient()}, inbox)
+		controllers.RunIndex{Cache: mgr.GetCache()}, inbox)
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)
 	}

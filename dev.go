@@ -85,7 +85,7 @@ func runDev(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{}, cf.pprof)
+	mgr, err := newManager(cfg, &mf, leaderFlags{}, controllerCache)
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,12 @@ type activeRuns struct {
 	lists map[string]repoListing
 }
 
+// repoListing indexes a listing by run ID. It points into the ghapi
+// Client's decoded pages instead of copying them: with 100,000 Casts the
+// runs were otherwise held twice, in the Client's listing memo and here.
 type repoListing struct {
 	at   time.Time
-	runs map[int64]runstatus.Run
+	runs map[int64]*runstatus.Run
 }
 
 // maxListings bounds the remembered listings (one per repository and
@@ -53,13 +56,19 @@ func (a *activeRuns) lookup(ctx context.Context, gh *ghapi.Client, repository st
 			if ok && now.Sub(l.at) <= maxAge {
 				return l, nil
 			}
-			runs, err := gh.ListActiveRuns(ctx, repository)
+			pages, err := gh.ListActiveRunPages(ctx, repository)
 			if err != nil {
 				return repoListing{}, err
 			}
-			l = repoListing{at: now, runs: make(map[int64]runstatus.Run, len(runs))}
-			for _, r := range runs {
-				l.runs[r.ID] = r
+			n := 0
+			for _, p := range pages {
+				n += len(p)
+			}
+			l = repoListing{at: now, runs: make(map[int64]*runstatus.Run, n)}
+			for _, p := range pages {
+				for i := range p {
+					l.runs[p[i].ID] = &p[i]
+				}
 			}
 			a.mu.Lock()
 			if len(a.lists) >= maxListings {
@@ -75,5 +84,8 @@ func (a *activeRuns) lookup(ctx context.Context, gh *ghapi.Client, repository st
 		l = v.(repoListing)
 	}
 	run, found := l.runs[runID]
-	return run, found, nil
+	if !found {
+		return runstatus.Run{}, false, nil
+	}
+	return *run, true, nil
 }

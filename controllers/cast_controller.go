@@ -248,8 +248,8 @@ func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1
 // SetupWithManager registers the reconciler, the run index and the inbox.
 // Status-only updates do not trigger it: it wrote them itself.
 func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &castv1alpha1.Cast{}, runIndexField, indexByRun); err != nil {
-		return fmt.Errorf("indexing casts by run: %w", err)
+	if err := addRunIndex(context.Background(), mgr.GetCache()); err != nil {
+		return err
 	}
 	r.setDefaults()
 	if err := r.Inbox.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {

@@ -105,7 +105,9 @@ func startManagerWith(o managerOptions) {
 	}
 	o.github.WriteInterval = cmp.Or(o.github.WriteInterval, 50*time.Millisecond)
 	activity := NewWebhookActivity(cmp.Or(o.webhookResync, testResync))
-	var cacheOpts cache.Options
+	// The controller command's own cache transform, so every spec runs
+	// against Casts as the controller caches them.
+	cacheOpts := cache.Options{DefaultTransform: CacheTransform()}
 	if o.namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.namespace: {}}
 	}
@@ -131,7 +133,7 @@ func startManagerWith(o managerOptions) {
 		CompletionGrace:       3 * time.Second,
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Reader: mgr.GetClient()}, inbox)
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()}, inbox)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v89/github"
@@ -253,16 +254,19 @@ func (c *Client) GetRun(ctx context.Context, repository string, runID int64) (ru
 }
 
 func convertRun(r *github.WorkflowRun, repository string) runstatus.Run {
+	// The repository, status and conclusion are the same few strings in
+	// every run of a listing: the caller's copy and interned ones are kept
+	// instead of one decoded copy per run.
 	full := repository
-	if r.GetRepository().GetFullName() != "" {
-		full = r.GetRepository().GetFullName()
+	if n := r.GetRepository().GetFullName(); n != "" && n != repository {
+		full = n
 	}
 	return runstatus.Run{
 		ID:           r.GetID(),
 		Attempt:      int64(r.GetRunAttempt()),
 		Repository:   full,
-		Status:       r.GetStatus(),
-		Conclusion:   r.GetConclusion(),
+		Status:       unique.Make(r.GetStatus()).Value(),
+		Conclusion:   unique.Make(r.GetConclusion()).Value(),
 		HTMLURL:      r.GetHTMLURL(),
 		DisplayTitle: r.GetDisplayTitle(),
 		StartedAt:    r.GetRunStartedAt().Time,

@@ -39,12 +39,29 @@ type listingMemo struct {
 // One listing (100 runs a page, conditional, so free when nothing changed)
 // stands in for a GET of every run a repository's Casts follow.
 func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runstatus.Run, error) {
+	pages, err := c.ListActiveRunPages(ctx, repository)
+	if err != nil {
+		return nil, err
+	}
+	var out []runstatus.Run
+	for _, p := range pages {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// ListActiveRunPages is ListActiveRuns page by page. The pages are the
+// Client's own decoded listing, shared with every other caller and with
+// the next conditional request: callers read them and never modify them.
+// A caller that indexes them (by run ID) points into them rather than
+// copying runs, so a repository's active runs are held once.
+func (c *Client) ListActiveRunPages(ctx context.Context, repository string) ([][]runstatus.Run, error) {
 	owner, repo, err := splitRepository(repository)
 	if err != nil {
 		return nil, err
 	}
 	ctx = withOperation(ctx, "list_active_runs")
-	var out []runstatus.Run
+	var out [][]runstatus.Run
 	for _, status := range ActiveStatuses {
 		page, pageCtx := 0, ctx
 		for range maxListPages {
@@ -52,7 +69,9 @@ func (c *Client) ListActiveRuns(ctx context.Context, repository string) ([]runst
 			if err != nil {
 				return nil, fmt.Errorf("listing %s runs of %s: %w", status, repository, err)
 			}
-			out = append(out, runs...)
+			if len(runs) > 0 {
+				out = append(out, runs)
+			}
 			if next == 0 {
 				break
 			}

@@ -70,3 +70,30 @@ func TestListActiveRunsReusesUnchangedPages(t *testing.T) {
 		t.Errorf("after the run finished: %d queued, %d in progress, want 150, 0", q, r)
 	}
 }
+
+// Callers index the Client's own pages rather than copies of them: an
+// unchanged listing hands back the very runs the last one did, so a
+// repository's active runs are held once however many indexes point in.
+func TestListActiveRunPagesShareTheMemo(t *testing.T) {
+	srv := newFake(t)
+	for range 120 {
+		srv.AddRun(ghapitest.Run{Repository: testRepo, Status: "queued"})
+	}
+	c := newClient(t, srv, "tok")
+	first, err := c.ListActiveRunPages(ctxT(t), testRepo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.ListActiveRunPages(ctxT(t), testRepo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || len(again) != 2 || len(first[0])+len(first[1]) != 120 {
+		t.Fatalf("pages: %d then %d, want 2 holding 120 runs", len(first), len(again))
+	}
+	for i := range first {
+		if &first[i][0] != &again[i][0] {
+			t.Errorf("page %d was copied or decoded again after a 304", i)
+		}
+	}
+}

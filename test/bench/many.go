@@ -29,6 +29,7 @@ type manyConfig struct {
 	finishedPc float64 // percent of the Casts that are Succeeded and Complete
 	width      int     // creates in flight
 	sizesFlag  string
+	heapDir    string // where to save the controller's heap profiles; empty: none
 }
 
 func (m *manyConfig) bind(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (m *manyConfig) bind(fs *flag.FlagSet) {
 	fs.IntVar(&m.namespaces, "many-namespaces", 100, "namespaces the many Casts spread over (scenario 10)")
 	fs.Float64Var(&m.finishedPc, "many-finished-percent", 10, "percent of the many Casts that are finished (Succeeded, Complete), the rest Queued (scenario 10)")
 	fs.IntVar(&m.width, "many-create-width", 48, "Cast creates in flight (scenario 10)")
+	fs.StringVar(&m.heapDir, "many-heap-profiles", "", "save the controller's heap profile (go tool pprof) at its empty baseline and after each restart into this folder (scenario 10)")
 }
 
 func (m *manyConfig) smoke() map[string]func() {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -152,19 +154,50 @@ func (b *bench) manyStreamerRSS() (uint64, error) {
 }
 
 // startManyController runs the controller against the fake with the
-// many token, resync 1 h, its metrics on a port of its own.
-func (b *bench) startManyController(e *manyEnv, log string) (*child, string, error) {
+// many token, resync 1 h, its metrics on a port of its own; with
+// -many-heap-profiles, its pprof endpoints on another (pprofURL).
+func (b *bench) startManyController(e *manyEnv, log string) (ctrl *child, url, pprofURL string, err error) {
 	metricsAddr, err := freePort()
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	ctrl, _, err := b.startController(log, "--resync-interval", "1h", "--github-api-url", e.fake.URL,
-		"--github-token-file", e.tokenFile, "--metrics-bind-address", metricsAddr)
-	return ctrl, "http://" + metricsAddr + "/metrics", err
+	args := []string{"--resync-interval", "1h", "--github-api-url", e.fake.URL,
+		"--github-token-file", e.tokenFile, "--metrics-bind-address", metricsAddr}
+	if b.cfg.many.heapDir != "" {
+		pprofAddr, err := freePort()
+		if err != nil {
+			return nil, "", "", err
+		}
+		args = append(args, "--pprof-bind-address", pprofAddr)
+		// gc=1: the profile shows what a collection leaves, not what the
+		// last one happened to see mid-restart.
+		pprofURL = "http://" + pprofAddr + "/debug/pprof/heap?gc=1"
+	}
+	ctrl, _, err = b.startController(log, args...)
+	return ctrl, "http://" + metricsAddr + "/metrics", pprofURL, err
+}
+
+// saveHeapProfile writes the controller's heap profile to the
+// -many-heap-profiles folder; a profile is an aid, so failing to take one
+// is reported and does not stop the scenario.
+func (b *bench) saveHeapProfile(ctx context.Context, pprofURL, name string) {
+	if pprofURL == "" {
+		return
+	}
+	_, body, err := getBody(ctx, pprofURL, "")
+	if err == nil {
+		err = os.MkdirAll(b.cfg.many.heapDir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.cfg.many.heapDir, name), body, 0o644)
+	}
+	if err != nil {
+		b.progress("many: no heap profile %s: %v", name, err)
+	}
 }
 
 func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
-	ctrl, url, err := b.startManyController(e, "controller-many-base.log")
+	ctrl, url, pprofURL, err := b.startManyController(e, "controller-many-base.log")
 	if err != nil {
 		return 0, err
 	}
@@ -175,6 +208,8 @@ func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	time.Sleep(b.cfg.settle)
 	st, err := readProc(ctrl.pid())
 	b.res.many.ctrlBaseHeap = heapInuse(url)
+	b.saveHeapProfile(context.Background(), pprofURL, "controller-heap-base.pb.gz")
+	b.saveMemStats(context.Background(), url, "controller-memstats-base.txt")
 	return st.RSS, err
 }
 
@@ -185,7 +220,7 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 	before := e.fake.StatsFor(manyToken)
 	mark := len(e.fake.Requests())
 	t0 := time.Now()
-	ctrl, url, err := b.startManyController(e, fmt.Sprintf("controller-many-%d.log", s.n))
+	ctrl, url, pprofURL, err := b.startManyController(e, fmt.Sprintf("controller-many-%d.log", s.n))
 	if err != nil {
 		return err
 	}
@@ -202,6 +237,8 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 	}
 	s.ctrlRSS = st.RSS
 	s.ctrlHeap = heapInuse(url)
+	b.saveHeapProfile(ctx, pprofURL, fmt.Sprintf("controller-heap-%d.pb.gz", s.n))
+	b.saveMemStats(ctx, url, fmt.Sprintf("controller-memstats-%d.txt", s.n))
 	after := e.fake.StatsFor(manyToken)
 	s.counted, s.notModified = after.Counted-before.Counted, after.NotModified-before.NotModified
 	for _, r := range e.fake.Requests()[mark:] {
@@ -228,6 +265,28 @@ func runIndexOf(path string) (int, bool) {
 		return 0, false
 	}
 	return int(n - manyRunID), true
+}
+
+// saveMemStats writes the Go runtime's memory figures from the
+// controller's /metrics next to its heap profile: heap goal, idle and
+// released memory tell live heap from memory the runtime keeps.
+func (b *bench) saveMemStats(ctx context.Context, metricsURL, name string) {
+	if b.cfg.many.heapDir == "" {
+		return
+	}
+	_, body, err := getBody(ctx, metricsURL, "")
+	if err == nil {
+		var keep []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "go_memstats_") || strings.HasPrefix(line, "go_gc_") || strings.HasPrefix(line, "go_goroutines") {
+				keep = append(keep, line)
+			}
+		}
+		err = os.WriteFile(filepath.Join(b.cfg.many.heapDir, name), []byte(strings.Join(keep, "\n")+"\n"), 0o644)
+	}
+	if err != nil {
+		b.progress("many: no memory figures %s: %v", name, err)
+	}
 }
 
 // heapInuse is go_memstats_heap_inuse_bytes from a /metrics endpoint, -1

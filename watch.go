@@ -17,7 +17,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer/client"
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Exit codes of the watch command, so scripts can wait on a Cast.
@@ -240,7 +240,7 @@ func watch(ctx context.Context, cfg watchConfig, stdout, stderr io.Writer) (int,
 		if err := p.print(ev); err != nil {
 			return watchExitFailed, fmt.Errorf("writing output: %w", err)
 		}
-		if ev.Type != hub.KindSynced {
+		if ev.Type != wire.KindSynced {
 			last = ev
 		}
 	}
@@ -258,9 +258,9 @@ func watch(ctx context.Context, cfg watchConfig, stdout, stderr io.Writer) (int,
 	}
 	id := cfg.scope.Namespace + "/" + cfg.scope.Name
 	switch {
-	case last.Type == hub.KindDeleted:
+	case last.Type == wire.KindDeleted:
 		return watchExitAuth, fmt.Errorf("cast %s was deleted before it finished", id)
-	case last.Type != hub.KindComplete:
+	case last.Type != wire.KindComplete:
 		return watchExitInterrupted, nil
 	case last.Cast.Status == castv1alpha1.PhaseSucceeded:
 		return watchExitSucceeded, nil
@@ -299,17 +299,17 @@ func newWatchPrinter(w io.Writer, json, collection bool) *watchPrinter {
 
 // watchJSONEvent is the snapshot with its event type, flat, as jq users expect.
 type watchJSONEvent struct {
-	Event hub.Kind `json:"event"`
-	hub.Snapshot
+	Event wire.Kind `json:"event"`
+	wire.Snapshot
 }
 
 func (p *watchPrinter) print(ev client.Event) error {
 	if p.json {
 		var b []byte
 		var err error
-		if ev.Type == hub.KindSynced {
+		if ev.Type == wire.KindSynced {
 			b, err = json.Marshal(struct {
-				Event hub.Kind `json:"event"`
+				Event wire.Kind `json:"event"`
 			}{ev.Type})
 		} else {
 			b, err = json.Marshal(watchJSONEvent{Event: ev.Type, Snapshot: ev.Cast})
@@ -319,11 +319,11 @@ func (p *watchPrinter) print(ev client.Event) error {
 		}
 		return err
 	}
-	if p.buffering && ev.Type != hub.KindSynced {
+	if p.buffering && ev.Type != wire.KindSynced {
 		p.initial = append(p.initial, ev)
 		return nil
 	}
-	if ev.Type == hub.KindSynced {
+	if ev.Type == wire.KindSynced {
 		// Text is for people: the marker itself is not printed.
 		initial := p.initial
 		p.initial, p.buffering = nil, false
@@ -344,7 +344,7 @@ func (p *watchPrinter) line(ev client.Event) error {
 	name := ev.Cast.Namespace + "/" + ev.Cast.Name
 	p.nameWidth = max(p.nameWidth, len(name))
 	phase := string(ev.Cast.Status)
-	if ev.Type == hub.KindDeleted {
+	if ev.Type == wire.KindDeleted {
 		phase = "Deleted"
 	}
 	line := fmt.Sprintf("%s  %-*s  %-9s  %3d%%  %s", time.Now().Format("15:04:05"), p.nameWidth, name, phase,

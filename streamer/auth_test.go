@@ -13,7 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/spell-platform/cast-operator/streamer/auth"
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 func get(url string, header http.Header) (*http.Response, string) {
@@ -103,7 +103,7 @@ var _ = Describe("Who may stream what", func() {
 		nsReader := serviceAccountToken(ns, "ns-reader")
 		allow(ns, "ns-reader", ns, []string{"list", "watch"})
 		s = openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(nsReader))
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 
 		everywhere := serviceAccountToken(other, "cluster-reader")
 		allow(other, "cluster-reader", "", []string{"list", "watch"})
@@ -119,7 +119,7 @@ var _ = Describe("Who may stream what", func() {
 		token := serviceAccountToken(ns, "greedy")
 		allow(ns, "greedy", ns, []string{"list", "watch"})
 		for range 10 {
-			openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token)).nextOf(hub.KindSynced)
+			openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token)).nextOf(wire.KindSynced)
 		}
 		resp, body := get(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
 		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), body)
@@ -166,9 +166,9 @@ var _ = Describe("Who may stream what", func() {
 
 		events := url + "/api/v1/namespaces/" + ns + "/casts/events"
 		first := openStream(events, bearer(token))
-		first.nextOf(hub.KindSynced)
+		first.nextOf(wire.KindSynced)
 		Expect(streams(token)()).To(Equal(1))
-		openStream(events, bearer(token)).nextOf(hub.KindSynced)
+		openStream(events, bearer(token)).nextOf(wire.KindSynced)
 		Expect(streams(token)()).To(Equal(2))
 
 		By("refusing the third stream while the JSON endpoint still answers, and the session says why")
@@ -184,7 +184,7 @@ var _ = Describe("Who may stream what", func() {
 		Expect(streams(other)()).To(Equal(0))
 		first.close()
 		Eventually(streams(token)).Should(Equal(1))
-		openStream(events, bearer(token)).nextOf(hub.KindSynced)
+		openStream(events, bearer(token)).nextOf(wire.KindSynced)
 		Expect(streams(token)()).To(Equal(2))
 	})
 
@@ -232,7 +232,7 @@ var _ = Describe("Who may stream what", func() {
 		Expect(cookie.SameSite).To(Equal(http.SameSiteStrictMode))
 
 		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", http.Header{"Cookie": {cookie.String()}})
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 
 		bad, err := http.Post(url+"/api/v1/session", "application/json", strings.NewReader(`{"token":"nope"}`))
 		Expect(err).NotTo(HaveOccurred())

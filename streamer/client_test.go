@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // testStream reads a live stream with the spec parser in the background,
@@ -84,7 +84,7 @@ func (s *testStream) next() sse.Message {
 }
 
 // nextOf skips events until one of the given type arrives.
-func (s *testStream) nextOf(kind hub.Kind) sse.Message {
+func (s *testStream) nextOf(kind wire.Kind) sse.Message {
 	GinkgoHelper()
 	for {
 		if m := s.next(); m.Event == string(kind) {
@@ -99,9 +99,9 @@ func (s *testStream) endsWithin(d time.Duration) {
 	Eventually(s.ended, d).Should(Receive(Equal(io.EOF)))
 }
 
-func snapshotOf(m sse.Message) hub.Snapshot {
+func snapshotOf(m sse.Message) wire.Snapshot {
 	GinkgoHelper()
-	var snap hub.Snapshot
+	var snap wire.Snapshot
 	Expect(json.Unmarshal([]byte(m.Data), &snap)).To(Succeed(), m.Data)
 	return snap
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // BenchmarkDelivery measures what one delivered event costs the streamer
@@ -79,7 +80,7 @@ func TestDeliveryCountsEveryEvent(t *testing.T) {
 // statusEventsSent is what the rounds send: a Cast's first write is a
 // status event (its phase changes), the later ones progress events.
 func statusEventsSent() float64 {
-	return testutil.ToFloat64(sentSeries[sentSlot(hub.KindStatus)]) + testutil.ToFloat64(sentSeries[sentSlot(hub.KindProgress)])
+	return testutil.ToFloat64(sentSeries[sentSlot(wire.KindStatus)]) + testutil.ToFloat64(sentSeries[sentSlot(wire.KindProgress)])
 }
 
 func lagCount(t *testing.T) uint64 {

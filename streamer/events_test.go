@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 var _ = Describe("Cast event streams", func() {
@@ -80,7 +80,7 @@ var _ = Describe("Cast event streams", func() {
 	It("sends nothing for metadata-only changes", func() {
 		a := createCast(ns, "quiet", nil)
 		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 		Eventually(func() error {
 			cur := &castv1alpha1.Cast{}
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(a), cur); err != nil {
@@ -131,7 +131,7 @@ var _ = Describe("Cast event streams", func() {
 		seen, last := map[string]string{}, ""
 		for !reflect.DeepEqual(seen, final) {
 			m := s.next()
-			if m.Event != string(hub.KindSynced) {
+			if m.Event != string(wire.KindSynced) {
 				seen[snapshotOf(m).Name] = snapshotOf(m).ResourceVersion
 			}
 			last = m.ID
@@ -195,7 +195,7 @@ var _ = Describe("Stream lifetime", func() {
 		token := serviceAccountToken(ns, "reader")
 		allow(ns, "reader", ns, []string{"list", "watch"})
 		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 		s.endsWithin(5 * time.Second)
 	})
 
@@ -207,7 +207,7 @@ var _ = Describe("Stream lifetime", func() {
 		allow(ns, "reader", ns, []string{"list", "watch"})
 		start := time.Now()
 		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 		s.endsWithin(10 * time.Second)
 		Expect(time.Since(start)).To(BeNumerically(">=", time.Second))
 		Eventually(streamClosedLog(ns)).Should(ContainSubstring(`"reason": "token_expired"`))
@@ -219,7 +219,7 @@ var _ = Describe("Stream lifetime", func() {
 		token := serviceAccountToken(ns, "reader")
 		allow(ns, "reader", ns, []string{"list", "watch"})
 		s := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
-		s.nextOf(hub.KindSynced)
+		s.nextOf(wire.KindSynced)
 		start := time.Now()
 		stop()
 		s.endsWithin(5 * time.Second)
@@ -246,7 +246,7 @@ var _ = Describe("Stream lifetime", func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		reader := openStream(url+"/api/v1/namespaces/"+ns+"/casts/events", bearer(token))
-		reader.nextOf(hub.KindSynced)
+		reader.nextOf(wire.KindSynced)
 		var mu sync.Mutex
 		final := map[string]castv1alpha1.CastPhase{}
 		go func() {

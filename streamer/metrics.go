@@ -2,9 +2,8 @@ package streamer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-
-	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
 // Stream metrics, on the same registry as controller-runtime's, served at
@@ -34,7 +33,7 @@ var (
 // adds up what it wrote per type and adds that to the series once per
 // write to its socket (see streamWriter.count), instead of looking a
 // series up and incrementing it, a contended atomic, for every event.
-var sentKinds = [...]hub.Kind{hub.KindStatus, hub.KindProgress, hub.KindComplete, hub.KindDeleted, hub.KindSynced}
+var sentKinds = [...]wire.Kind{wire.KindStatus, wire.KindProgress, wire.KindComplete, wire.KindDeleted, wire.KindSynced}
 
 var sentSeries = func() (s [len(sentKinds)]prometheus.Counter) {
 	for i, k := range sentKinds {
@@ -44,7 +43,7 @@ var sentSeries = func() (s [len(sentKinds)]prometheus.Counter) {
 }()
 
 // sentSlot is kind's index in sentKinds, or -1.
-func sentSlot(kind hub.Kind) int {
+func sentSlot(kind wire.Kind) int {
 	for i, k := range sentKinds {
 		if k == kind {
 			return i

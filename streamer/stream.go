@@ -20,6 +20,7 @@ import (
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Why a stream ended: the audit log's and the metrics' reason label.
@@ -139,7 +140,7 @@ func (sw *streamWriter) flushIfFull() error {
 	return sw.flush()
 }
 
-func (sw *streamWriter) add(u *hub.Update, kind hub.Kind) error {
+func (sw *streamWriter) add(u *hub.Update, kind wire.Kind) error {
 	sw.grab()
 	var err error
 	if f := u.Frame(); f != nil && kind == u.Kind {
@@ -306,7 +307,7 @@ func (s *Server) pump(ls *liveStream) string {
 		if err := sw.add(u, u.Kind); err != nil {
 			return reasonWriteFailed
 		}
-		if single && (u.Kind == hub.KindComplete || u.Kind == hub.KindDeleted) {
+		if single && (u.Kind == wire.KindComplete || u.Kind == wire.KindDeleted) {
 			return closeReason(sw.flush(), reasonFor(u.Kind))
 		}
 		if err := sw.flushIfFull(); err != nil {
@@ -320,8 +321,8 @@ func (s *Server) pump(ls *liveStream) string {
 		if init.Resumed {
 			data = []byte(`{"resumed":true}`)
 		}
-		sw.buf, _ = sse.AppendEvent(sw.buf, sse.Event{ID: init.SyncedID, Event: string(hub.KindSynced), Data: data})
-		sw.count(hub.KindSynced)
+		sw.buf, _ = sse.AppendEvent(sw.buf, sse.Event{ID: init.SyncedID, Event: string(wire.KindSynced), Data: data})
+		sw.count(wire.KindSynced)
 	}
 	if err := sw.flush(); err != nil {
 		return writeReason(err)
@@ -352,7 +353,7 @@ func (s *Server) pump(ls *liveStream) string {
 			if err := sw.add(u, u.Kind); err != nil {
 				return reasonWriteFailed
 			}
-			if single && (u.Kind == hub.KindComplete || u.Kind == hub.KindDeleted) {
+			if single && (u.Kind == wire.KindComplete || u.Kind == wire.KindDeleted) {
 				return closeReason(sw.flush(), reasonFor(u.Kind))
 			}
 			if err := sw.flushIfFull(); err != nil {
@@ -372,8 +373,8 @@ func (s *Server) pump(ls *liveStream) string {
 	}
 }
 
-func reasonFor(k hub.Kind) string {
-	if k == hub.KindDeleted {
+func reasonFor(k wire.Kind) string {
+	if k == wire.KindDeleted {
 		return reasonDeleted
 	}
 	return reasonTerminal

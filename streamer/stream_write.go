@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // writeConn writes the buffer to a detached stream's connection. Most
@@ -36,7 +37,7 @@ func (sw *streamWriter) writeConn() error {
 }
 
 // count records one event of kind for eventsSent.
-func (sw *streamWriter) count(kind hub.Kind) {
+func (sw *streamWriter) count(kind wire.Kind) {
 	if i := sentSlot(kind); i >= 0 {
 		sw.unsent[i]++
 		return

@@ -15,6 +15,7 @@ import (
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // The streamer command's cache keeps hub.Trimmed objects, not Casts (the
@@ -55,7 +56,7 @@ var _ = Describe("A streamer on a cache of trimmed Casts", func() {
 		Expect(snap.Labels).To(Equal(map[string]string{"team": "x"}))
 		Expect(snap.Repository).To(Equal("spell-platform/spells"))
 		Expect(m.ID).To(Equal(snap.ResourceVersion))
-		synced := s.nextOf(hub.KindSynced)
+		synced := s.nextOf(wire.KindSynced)
 
 		setStatus(a, func(st *castv1alpha1.CastStatus) { st.Phase, st.Progress = castv1alpha1.PhaseRunning, 30 })
 		m = s.next()
@@ -68,7 +69,7 @@ var _ = Describe("A streamer on a cache of trimmed Casts", func() {
 		Expect(err).NotTo(HaveOccurred())
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var list struct{ Items []hub.Snapshot }
+		var list struct{ Items []wire.Snapshot }
 		Expect(json.Unmarshal(body, &list)).To(Succeed(), string(body))
 		Expect(list.Items).To(HaveLen(2))
 		Expect(list.Items[0].Name).To(Equal("a"))

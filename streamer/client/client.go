@@ -15,9 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spell-platform/cast-operator/streamer/wire"
 	"k8s.io/utils/clock"
-
-	"github.com/spell-platform/cast-operator/streamer/hub"
 )
 
 // Defaults for Options' zero values: quick to retry after a blip, never
@@ -181,13 +180,13 @@ func (s Scope) single() bool { return s.Name != "" }
 // Event is one Cast state (or deletion) as the streamer describes it;
 // Type tells consumers what changed without comparing snapshots.
 type Event struct {
-	Type hub.Kind
+	Type wire.Kind
 	// ID is the Cast's resourceVersion, or for synced the point the
 	// stream is complete up to.
 	ID string
 	// Cast is the state, reusing the streamer's JSON type so both sides
 	// cannot drift; zero for synced. For a deletion it is the last state.
-	Cast hub.Snapshot
+	Cast wire.Snapshot
 }
 
 // Subscription separates the events from how the stream ended, so

@@ -15,8 +15,8 @@ import (
 
 	"k8s.io/utils/clock"
 
-	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // errHeartbeat: the connection went silent for longer than the streamer's
@@ -102,9 +102,9 @@ func (r *runner) connect(ctx context.Context) result {
 
 // handle delivers one SSE event; true when it finished a single Cast.
 func (r *runner) handle(ctx context.Context, tok string, m sse.Message) bool {
-	kind := hub.Kind(m.Event)
+	kind := wire.Kind(m.Event)
 	switch kind {
-	case hub.KindSynced:
+	case wire.KindSynced:
 		ghosts := r.track.ghostCandidates()
 		if len(ghosts) > 0 && r.track.needsCheck() {
 			ghosts = r.absent(ctx, tok, ghosts)
@@ -114,9 +114,9 @@ func (r *runner) handle(ctx context.Context, tok string, m sse.Message) bool {
 				return false
 			}
 		}
-		r.send(ctx, Event{Type: hub.KindSynced, ID: m.ID})
+		r.send(ctx, Event{Type: wire.KindSynced, ID: m.ID})
 		return false
-	case hub.KindStatus, hub.KindProgress, hub.KindComplete, hub.KindDeleted:
+	case wire.KindStatus, wire.KindProgress, wire.KindComplete, wire.KindDeleted:
 	default:
 		return false // a newer server's event type: not ours to guess at
 	}
@@ -166,7 +166,7 @@ func (r *runner) absent(ctx context.Context, tok string, keys []string) []string
 	}
 	defer resp.Body.Close()
 	var list struct {
-		Items []hub.Snapshot `json:"items"`
+		Items []wire.Snapshot `json:"items"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&list) != nil {
 		return nil

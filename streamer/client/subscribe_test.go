@@ -16,8 +16,8 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer"
-	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // wireEvents parses what the streamer sent on one stream.
@@ -35,7 +35,7 @@ func wireEvents(body string) []sse.Message {
 }
 
 func wireName(m sse.Message) string {
-	var s hub.Snapshot
+	var s wire.Snapshot
 	_ = json.Unmarshal([]byte(m.Data), &s)
 	return s.Name
 }
@@ -74,12 +74,12 @@ var _ = Describe("Subscribing through streamer restarts", func() {
 		Eventually(single.closed).Should(BeClosed())
 		Expect(single.sub.Err()).NotTo(HaveOccurred())
 		final := single.last("x")
-		Expect(final.Type).To(Equal(hub.KindComplete))
+		Expect(final.Type).To(Equal(wire.KindComplete))
 		Expect(final.Cast.Status).To(Equal(castv1alpha1.PhaseSucceeded))
 		Expect(final.Cast.Message).To(Equal("done"))
 
-		Eventually(func() hub.Kind { return all.last("x").Type }).Should(Equal(hub.KindComplete))
-		Eventually(func() hub.Kind { return all.last("y").Type }).Should(Equal(hub.KindDeleted),
+		Eventually(func() wire.Kind { return all.last("x").Type }).Should(Equal(wire.KindComplete))
+		Eventually(func() wire.Kind { return all.last("y").Type }).Should(Equal(wire.KindDeleted),
 			"the new streamer never saw y's deletion: the client must report it")
 		Expect(all.of("z")).To(HaveLen(1), "z did not change")
 		streams := rec.streams()
@@ -101,7 +101,7 @@ var _ = Describe("Subscribing through streamer restarts", func() {
 
 		Eventually(all.synced).Should(Equal(2))
 		Expect(all.last("p").Cast.Status).To(Equal(castv1alpha1.PhaseRunning))
-		Expect(all.last("q").Type).To(Equal(hub.KindDeleted))
+		Expect(all.last("q").Type).To(Equal(wire.KindDeleted))
 		Expect(rec.allPaths()).To(ContainElement("/api/v1/namespaces/" + ns + "/casts"))
 	})
 
@@ -114,7 +114,7 @@ var _ = Describe("Subscribing through streamer restarts", func() {
 		s = startStreamerAt(s.addr, streamer.Options{})
 		Eventually(single.closed).Should(BeClosed())
 		Expect(single.sub.Err()).NotTo(HaveOccurred())
-		Expect(single.last("gone").Type).To(Equal(hub.KindDeleted))
+		Expect(single.last("gone").Type).To(Equal(wire.KindDeleted))
 	})
 
 	It("never delivers a Cast's states out of order, through rapid updates and restarts", func() {
@@ -229,11 +229,11 @@ var _ = Describe("Single-Cast and refused subscriptions", func() {
 		Expect(updateStatus(c, func(st *castv1alpha1.CastStatus) { st.Phase = castv1alpha1.PhaseFailed })).To(Succeed())
 		Eventually(single.closed).Should(BeClosed())
 		Expect(single.sub.Err()).NotTo(HaveOccurred())
-		types := []hub.Kind{}
+		types := []wire.Kind{}
 		for _, ev := range single.all() {
 			types = append(types, ev.Type)
 		}
-		Expect(types).To(Equal([]hub.Kind{hub.KindStatus, hub.KindStatus, hub.KindComplete}))
+		Expect(types).To(Equal([]wire.Kind{wire.KindStatus, wire.KindStatus, wire.KindComplete}))
 	})
 
 	DescribeTable("gives up at once on a refusal no retry can fix",

@@ -3,15 +3,15 @@ package client
 import (
 	"strconv"
 
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // castState is what the consumer was last told about one Cast.
 type castState struct {
 	rv      int64
-	kind    hub.Kind
+	kind    wire.Kind
 	deleted bool
-	snap    hub.Snapshot
+	snap    wire.Snapshot
 }
 
 // tracker enforces the delivery contract across connections: per Cast,
@@ -41,7 +41,7 @@ func parseRV(s string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-func keyOf(s hub.Snapshot) string { return s.Namespace + "/" + s.Name }
+func keyOf(s wire.Snapshot) string { return s.Namespace + "/" + s.Name }
 
 // begin starts a connection that sent lastID; collection streams have an
 // initial batch that ends with "synced".
@@ -62,7 +62,7 @@ func (t *tracker) offer(ev Event) bool {
 	if t.initial {
 		t.seen[key] = true
 		switch {
-		case ev.Type == hub.KindDeleted:
+		case ev.Type == wire.KindDeleted:
 			// Full snapshots hold no deletions: this is an exact resume.
 			t.exact = true
 		case t.sentOK && ok && rv <= t.sentRV:
@@ -77,7 +77,7 @@ func (t *tracker) offer(ev Event) bool {
 	st := t.casts[key]
 	switch {
 	case st == nil || rv > st.rv:
-		if st != nil && st.deleted && ev.Type == hub.KindDeleted {
+		if st != nil && st.deleted && ev.Type == wire.KindDeleted {
 			st.rv = rv // told already
 			return false
 		}
@@ -87,7 +87,7 @@ func (t *tracker) offer(ev Event) bool {
 	default:
 		return false
 	}
-	st = &castState{rv: rv, kind: ev.Type, deleted: ev.Type == hub.KindDeleted}
+	st = &castState{rv: rv, kind: ev.Type, deleted: ev.Type == wire.KindDeleted}
 	if !st.deleted {
 		// Kept for a synthetic deletion; a deleted Cast needs only its rv,
 		// so long subscriptions over churning namespaces stay small.
@@ -97,7 +97,7 @@ func (t *tracker) offer(ev Event) bool {
 	return true
 }
 
-func terminalKind(k hub.Kind) bool { return k == hub.KindComplete || k == hub.KindDeleted }
+func terminalKind(k wire.Kind) bool { return k == wire.KindComplete || k == wire.KindDeleted }
 
 // ghostCandidates are the live Casts the current initial batch did not
 // mention; nil when the batch is known to be an exact resume, where an
@@ -141,8 +141,8 @@ func (t *tracker) forget(key string, rv int64) (Event, bool) {
 	if st == nil || st.deleted {
 		return Event{}, false
 	}
-	st.rv, st.kind, st.deleted = max(st.rv, rv), hub.KindDeleted, true
+	st.rv, st.kind, st.deleted = max(st.rv, rv), wire.KindDeleted, true
 	snap := st.snap
 	snap.ResourceVersion = strconv.FormatInt(st.rv, 10)
-	return Event{Type: hub.KindDeleted, ID: snap.ResourceVersion, Cast: snap}, true
+	return Event{Type: wire.KindDeleted, ID: snap.ResourceVersion, Cast: snap}, true
 }

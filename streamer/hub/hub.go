@@ -12,6 +12,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // DefaultMaxTombstones bounds the deletions remembered for resuming
@@ -123,7 +124,7 @@ func (h *Hub) OnDelete(obj any) {
 	}
 	snap := cast.snapshot(h.now())
 	snap.ResourceVersion = strconv.FormatInt(rv, 10)
-	u := &Update{Kind: KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap), At: snap.Timestamp}
+	u := &Update{Kind: wire.KindDeleted, Key: key, ID: snap.ResourceVersion, rv: rv, Data: encode(snap), At: snap.Timestamp}
 	u.encodeFrame()
 	u.compact()
 	h.tombstones = append(h.tombstones, tombstone{key: key, labels: cast.Labels, update: u})
@@ -172,11 +173,11 @@ func (u *Update) compact() {
 	u.frame = f
 }
 
-func stateKind(terminal bool) Kind {
+func stateKind(terminal bool) wire.Kind {
 	if terminal {
-		return KindComplete
+		return wire.KindComplete
 	}
-	return KindStatus
+	return wire.KindStatus
 }
 
 // publish hands u to every matching subscriber; pushes never block. It

@@ -12,6 +12,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -53,17 +54,17 @@ func TestClassify(t *testing.T) {
 		name     string
 		old, new castv1alpha1.CastStatus
 		first    bool
-		want     Kind
+		want     wire.Kind
 		changed  bool
 	}{
-		{"first sight", castv1alpha1.CastStatus{}, running, true, KindStatus, true},
-		{"first sight of a finished cast", castv1alpha1.CastStatus{}, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseFailed}, true, KindComplete, true},
+		{"first sight", castv1alpha1.CastStatus{}, running, true, wire.KindStatus, true},
+		{"first sight of a finished cast", castv1alpha1.CastStatus{}, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseFailed}, true, wire.KindComplete, true},
 		{"nothing changed", running, running, false, "", false},
-		{"progress only", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseRunning, Progress: 20, Message: "b"}, false, KindProgress, true},
-		{"phase", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseQueued}, false, KindStatus, true},
-		{"finished", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, Progress: 100}, false, KindComplete, true},
+		{"progress only", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseRunning, Progress: 20, Message: "b"}, false, wire.KindProgress, true},
+		{"phase", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseQueued}, false, wire.KindStatus, true},
+		{"finished", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, Progress: 100}, false, wire.KindComplete, true},
 		{"after finishing, cost arrives", castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded},
-			castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, CostCents: 3}, false, KindStatus, true},
+			castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, CostCents: 3}, false, wire.KindStatus, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,16 +113,16 @@ func TestSubscriberKeepsLatestPerCastInVersionOrder(t *testing.T) {
 func TestCoalescing(t *testing.T) {
 	tests := []struct {
 		name string
-		old  Kind
-		new  Kind
+		old  wire.Kind
+		new  wire.Kind
 		term bool
-		want Kind
+		want wire.Kind
 	}{
-		{"status then progress stays status", KindStatus, KindProgress, false, KindStatus},
-		{"complete then cost update stays complete", KindComplete, KindStatus, true, KindComplete},
-		{"complete then a re-run is a status change", KindComplete, KindStatus, false, KindStatus},
-		{"deleted wins", KindStatus, KindDeleted, false, KindDeleted},
-		{"recreated after a deletion", KindDeleted, KindStatus, false, KindStatus},
+		{"status then progress stays status", wire.KindStatus, wire.KindProgress, false, wire.KindStatus},
+		{"complete then cost update stays complete", wire.KindComplete, wire.KindStatus, true, wire.KindComplete},
+		{"complete then a re-run is a status change", wire.KindComplete, wire.KindStatus, false, wire.KindStatus},
+		{"deleted wins", wire.KindStatus, wire.KindDeleted, false, wire.KindDeleted},
+		{"recreated after a deletion", wire.KindDeleted, wire.KindStatus, false, wire.KindStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +153,7 @@ func TestResume(t *testing.T) {
 	if init.SyncedID != "12" {
 		t.Errorf("synced id = %s, want 12", init.SyncedID)
 	}
-	var snap Snapshot
+	var snap wire.Snapshot
 	if err := json.Unmarshal(init.Updates[1].Data, &snap); err != nil || snap.CastID != "ns/c" || snap.ResourceVersion != "11" {
 		t.Errorf("deleted event data = %s (%v)", init.Updates[1].Data, err)
 	}
@@ -217,7 +218,7 @@ func TestFilterAndJSONEndpoints(t *testing.T) {
 		t.Errorf("all namespaces listed %d casts, want 2", got)
 	}
 	data, ok := h.Get(types.NamespacedName{Namespace: "ns", Name: "a"})
-	var snap Snapshot
+	var snap wire.Snapshot
 	if !ok || json.Unmarshal(data, &snap) != nil || snap.Status != castv1alpha1.PhaseRunning || snap.CastID != "ns/a" {
 		t.Errorf("Get = %s, %v", data, ok)
 	}

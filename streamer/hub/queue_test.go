@@ -6,10 +6,11 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/spell-platform/cast-operator/streamer/wire"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-func upd(name string, rv int64, kind Kind, terminal bool) *Update {
+func upd(name string, rv int64, kind wire.Kind, terminal bool) *Update {
 	return &Update{Kind: kind, Key: types.NamespacedName{Namespace: "ns", Name: name},
 		ID: strconv.FormatInt(rv, 10), rv: rv, terminal: terminal, frame: []byte(kind)}
 }
@@ -18,7 +19,7 @@ func TestQueue(t *testing.T) {
 	type push struct {
 		name     string
 		rv       int64
-		kind     Kind
+		kind     wire.Kind
 		terminal bool
 	}
 	tests := []struct {
@@ -27,23 +28,23 @@ func TestQueue(t *testing.T) {
 		want   []string
 	}{
 		{"empty", nil, []string{}},
-		{"one", []push{{"a", 1, KindStatus, false}}, []string{"status a@1"}},
-		{"order of versions across casts", []push{{"a", 1, KindStatus, false}, {"b", 2, KindProgress, false}, {"c", 3, KindComplete, true}},
+		{"one", []push{{"a", 1, wire.KindStatus, false}}, []string{"status a@1"}},
+		{"order of versions across casts", []push{{"a", 1, wire.KindStatus, false}, {"b", 2, wire.KindProgress, false}, {"c", 3, wire.KindComplete, true}},
 			[]string{"status a@1", "progress b@2", "complete c@3"}},
-		{"a replaced update moves to the back", []push{{"a", 1, KindProgress, false}, {"b", 2, KindProgress, false}, {"a", 3, KindProgress, false}},
+		{"a replaced update moves to the back", []push{{"a", 1, wire.KindProgress, false}, {"b", 2, wire.KindProgress, false}, {"a", 3, wire.KindProgress, false}},
 			[]string{"progress b@2", "progress a@3"}},
-		{"status then progress is sent as status", []push{{"a", 1, KindStatus, false}, {"a", 2, KindProgress, false}},
+		{"status then progress is sent as status", []push{{"a", 1, wire.KindStatus, false}, {"a", 2, wire.KindProgress, false}},
 			[]string{"status a@2"}},
-		{"complete then cost stays complete", []push{{"a", 1, KindComplete, true}, {"a", 2, KindStatus, true}},
+		{"complete then cost stays complete", []push{{"a", 1, wire.KindComplete, true}, {"a", 2, wire.KindStatus, true}},
 			[]string{"complete a@2"}},
-		{"complete then a re-run is status", []push{{"a", 1, KindComplete, true}, {"a", 2, KindProgress, false}},
+		{"complete then a re-run is status", []push{{"a", 1, wire.KindComplete, true}, {"a", 2, wire.KindProgress, false}},
 			[]string{"status a@2"}},
-		{"deleted wins", []push{{"a", 1, KindStatus, false}, {"a", 2, KindDeleted, false}}, []string{"deleted a@2"}},
-		{"recreated after deletion", []push{{"a", 1, KindDeleted, false}, {"a", 2, KindProgress, false}}, []string{"progress a@2"}},
-		{"many replacements of one cast keep one", []push{{"a", 1, KindProgress, false}, {"a", 2, KindProgress, false},
-			{"a", 3, KindProgress, false}, {"a", 4, KindProgress, false}, {"a", 5, KindProgress, false}, {"a", 6, KindProgress, false},
-			{"a", 7, KindProgress, false}, {"a", 8, KindProgress, false}, {"a", 9, KindProgress, false}, {"a", 10, KindProgress, false},
-			{"a", 11, KindProgress, false}, {"b", 12, KindStatus, false}, {"a", 13, KindProgress, false}},
+		{"deleted wins", []push{{"a", 1, wire.KindStatus, false}, {"a", 2, wire.KindDeleted, false}}, []string{"deleted a@2"}},
+		{"recreated after deletion", []push{{"a", 1, wire.KindDeleted, false}, {"a", 2, wire.KindProgress, false}}, []string{"progress a@2"}},
+		{"many replacements of one cast keep one", []push{{"a", 1, wire.KindProgress, false}, {"a", 2, wire.KindProgress, false},
+			{"a", 3, wire.KindProgress, false}, {"a", 4, wire.KindProgress, false}, {"a", 5, wire.KindProgress, false}, {"a", 6, wire.KindProgress, false},
+			{"a", 7, wire.KindProgress, false}, {"a", 8, wire.KindProgress, false}, {"a", 9, wire.KindProgress, false}, {"a", 10, wire.KindProgress, false},
+			{"a", 11, wire.KindProgress, false}, {"b", 12, wire.KindStatus, false}, {"a", 13, wire.KindProgress, false}},
 			[]string{"status b@12", "progress a@13"}},
 	}
 	for _, tt := range tests {
@@ -75,7 +76,7 @@ func TestQueue(t *testing.T) {
 // each Cast's latest update with the coalesced kind, in push order of
 // those latest updates.
 func TestQueueMatchesModel(t *testing.T) {
-	kindsByN := []Kind{KindProgress, KindStatus, KindComplete, KindDeleted}
+	kindsByN := []wire.Kind{wire.KindProgress, wire.KindStatus, wire.KindComplete, wire.KindDeleted}
 	for _, casts := range []int{1, 3, linearMax, linearMax + 1, 40, 600} {
 		t.Run(strconv.Itoa(casts)+" casts", func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(casts), 7))
@@ -95,7 +96,7 @@ func TestQueueMatchesModel(t *testing.T) {
 				}
 				rv++
 				k := kindsByN[rng.IntN(len(kindsByN))]
-				u := upd("c"+strconv.Itoa(rng.IntN(casts)), rv, k, k == KindComplete || rng.IntN(3) == 0)
+				u := upd("c"+strconv.Itoa(rng.IntN(casts)), rv, k, k == wire.KindComplete || rng.IntN(3) == 0)
 				s.push(u)
 				if i := slices.IndexFunc(model, func(o *Update) bool { return o.Key == u.Key }); i >= 0 {
 					u = merge(model[i], u)
@@ -123,12 +124,12 @@ func TestSubscriberWakesOncePerBatch(t *testing.T) {
 		}
 	}
 	for round := range 3 {
-		s.push(upd("a", int64(3*round+1), KindStatus, false))
+		s.push(upd("a", int64(3*round+1), wire.KindStatus, false))
 		if !ready() {
 			t.Fatalf("round %d: no wake-up for the first update", round)
 		}
-		s.push(upd("b", int64(3*round+2), KindStatus, false))
-		s.push(upd("a", int64(3*round+3), KindProgress, false))
+		s.push(upd("b", int64(3*round+2), wire.KindStatus, false))
+		s.push(upd("a", int64(3*round+3), wire.KindProgress, false))
 		if ready() {
 			t.Fatalf("round %d: woken again before draining", round)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -40,7 +41,7 @@ func (st state) data(now time.Time) []byte {
 // A resting state from a snapshot or resume is rendered here, as the
 // stream writes it, so a full snapshot never holds every Cast's JSON at
 // once.
-func (u *Update) AppendEvent(dst []byte, kind Kind) ([]byte, error) {
+func (u *Update) AppendEvent(dst []byte, kind wire.Kind) ([]byte, error) {
 	data := u.Data
 	if data == nil && u.cast != nil {
 		data = state{cast: u.cast, rv: u.rv}.data(time.Now())

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // A Cast's resting state keeps no JSON: snapshots, Get and List render
@@ -25,7 +26,7 @@ func TestStateIsRenderedOnDemand(t *testing.T) {
 		t.Fatalf("snapshot has %d updates, want 1", len(init.Updates))
 	}
 	u := init.Updates[0]
-	if u.Kind != KindStatus || u.ID != "2" || u.Data != nil || u.Frame() != nil {
+	if u.Kind != wire.KindStatus || u.ID != "2" || u.Data != nil || u.Frame() != nil {
 		t.Fatalf("resting state = %s@%s with %d bytes of data kept, want status@2 and none", u.Kind, u.ID, len(u.Data))
 	}
 	frame, err := u.AppendEvent(nil, u.Kind)
@@ -34,7 +35,7 @@ func TestStateIsRenderedOnDemand(t *testing.T) {
 	}
 	key := types.NamespacedName{Namespace: "ns", Name: "a"}
 	got, ok := h.Get(key)
-	var snap Snapshot
+	var snap wire.Snapshot
 	if !ok || json.Unmarshal(got, &snap) != nil || snap.Progress != 20 || snap.ResourceVersion != "2" {
 		t.Errorf("Get = %s, %v", got, ok)
 	}
@@ -63,7 +64,7 @@ func TestStateFollowsTheInformersObject(t *testing.T) {
 		t.Errorf("after a labels-only update the hub holds labels %v at id %d, want the new object at id 1", st.cast.Labels, st.rv)
 	}
 	data, _ := h.Get(key)
-	var snap Snapshot
+	var snap wire.Snapshot
 	if json.Unmarshal(data, &snap) != nil || snap.Labels["team"] != "other" || snap.ResourceVersion != "1" {
 		t.Errorf("Get after a labels-only update = %s", data)
 	}

@@ -9,12 +9,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/spell-platform/cast-operator/streamer/sse"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Update is one event for a stream: a Cast's state (or deletion) with the
 // resourceVersion clients resume from, and its JSON, encoded once for all.
 type Update struct {
-	Kind Kind
+	Kind wire.Kind
 	Key  types.NamespacedName
 	// ID is the resourceVersion of this state, the SSE event id.
 	ID string
@@ -162,16 +163,16 @@ func merge(old, u *Update) *Update {
 // never saw: the stronger of the two, but never "complete" for a state that
 // is not terminal (a re-run started) and never a deletion's kind for a Cast
 // that exists again.
-func coalesce(old, u *Update) Kind {
-	if u.Kind == KindDeleted || old.Kind == KindDeleted {
+func coalesce(old, u *Update) wire.Kind {
+	if u.Kind == wire.KindDeleted || old.Kind == wire.KindDeleted {
 		return u.Kind
 	}
 	kind := u.Kind
-	if old.Kind.strength() > kind.strength() {
+	if strength(old.Kind) > strength(kind) {
 		kind = old.Kind
 	}
-	if kind == KindComplete && !u.terminal {
-		kind = KindStatus
+	if kind == wire.KindComplete && !u.terminal {
+		kind = wire.KindStatus
 	}
 	return kind
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 func fullCast() *castv1alpha1.Cast {
@@ -67,7 +68,7 @@ func TestTrimmedConditionChangeIsNoNews(t *testing.T) {
 	progressed := fullCast()
 	progressed.Status.Progress = 60
 	c, _ := Trim(progressed)
-	if kind, news := Classify(&a.(*Trimmed).Status, &c.(*Trimmed).Status); !news || kind != KindProgress {
+	if kind, news := Classify(&a.(*Trimmed).Status, &c.(*Trimmed).Status); !news || kind != wire.KindProgress {
 		t.Errorf("progress change = %q, %v; want progress news", kind, news)
 	}
 }

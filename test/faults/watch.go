@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/spell-platform/cast-operator/streamer/client"
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Watcher follows a scope with the Go client (reconnect, resume) and keeps
@@ -41,7 +41,7 @@ func Watch(ctx context.Context, c *client.Client, scope client.Scope) (*Watcher,
 		for ev := range sub.Events() {
 			w.mu.Lock()
 			w.events++
-			if ev.Type == hub.KindSynced {
+			if ev.Type == wire.KindSynced {
 				w.synced++
 			} else {
 				if prev, ok := w.last[ev.Cast.CastID]; ok && rvOf(ev) < rvOf(prev) {
@@ -115,7 +115,7 @@ func Mismatches(ws []*Watcher, want []Want, limit int) (ok int, diffs []string) 
 			switch {
 			case !found:
 				d = "never seen"
-			case ev.Type == hub.KindDeleted:
+			case ev.Type == wire.KindDeleted:
 				d = "deleted"
 			case ev.Cast.ResourceVersion != c.ResourceVersion || string(ev.Cast.Status) != c.Phase || ev.Cast.Progress != c.Progress:
 				d = fmt.Sprintf("holds %s rv=%s progress=%d, want %s rv=%s progress=%d",

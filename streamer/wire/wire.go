@@ -51,4 +51,3 @@ type Snapshot struct {
 	ResourceVersion string                  `json:"resourceVersion"`
 	Timestamp       time.Time               `json:"timestamp"`
 }
-

@@ -17,7 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
+	"github.com/spell-platform/cast-operator/internal/scheme"
 	"github.com/spell-platform/cast-operator/streamer"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 )
@@ -103,7 +103,7 @@ func (f *leaderFlags) apply(o *ctrl.Options) {
 func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	opts := ctrl.Options{
-		Scheme:                 localcluster.Scheme(),
+		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
 		// Nothing reads managedFields, and they are about half of a Cast's

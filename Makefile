@@ -90,7 +90,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 
 .PHONY: run
 run: manifests generate envtest ## Run controller and streamer on a local control plane (data in .local/).
-	go build -o $(LOCALBIN)/cast-operator .
+	go build -tags dev -o $(LOCALBIN)/cast-operator .
 	$(LOCALBIN)/cast-operator dev --data-dir .local
 
 ##@ Build

@@ -6,7 +6,9 @@
 //	cast-operator dev [flags]          local kube-apiserver + both of the above
 //	cast-operator watch [NAME]         follow Cast status from the streamer
 //
-// Each command lives in its own package under cmd/.
+// Each command lives in its own package under cmd/. dev starts envtest's
+// control plane, so it is only in builds with the dev tag (`make run`);
+// the shipped binary answers it with a pointer to `make run`.
 package main
 
 import (
@@ -17,7 +19,6 @@ import (
 	"os"
 
 	"github.com/spell-platform/cast-operator/cmd/controller"
-	"github.com/spell-platform/cast-operator/cmd/dev"
 	"github.com/spell-platform/cast-operator/cmd/streamer"
 	"github.com/spell-platform/cast-operator/cmd/watch"
 )
@@ -33,13 +34,21 @@ Commands:
 Run 'cast-operator <command> -h' for a command's flags.
 `
 
-// commands maps each command to its entry point.
+// commands maps each command to its entry point. devcommand.go replaces
+// dev's entry in builds with the dev tag.
 var commands = map[string]func([]string, io.Writer) error{
 	"controller": controller.Run,
 	"streamer":   streamer.Run,
-	"dev":        dev.Run,
+	"dev":        devNotBuilt,
 	"watch":      watch.Run,
 }
+
+// errNoDev answers dev in a binary built without the dev tag: the command
+// exists, so "unknown command" would mislead.
+var errNoDev = errors.New("this binary is built without the dev command, which runs a local control plane " +
+	"from the envtest binaries; use `make run` (it builds bin/cast-operator with -tags dev)")
+
+func devNotBuilt([]string, io.Writer) error { return errNoDev }
 
 // exitCoder is an error that carries its own exit code (watch's), so main
 // need not know the command's error type.

@@ -17,7 +17,6 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"frobnicate"}, wantCode: 2, wantOut: `unknown command "frobnicate"`},
 		{args: []string{"controller", "--no-such-flag"}, wantCode: 1, wantOut: "flag provided but not defined: -no-such-flag"},
 		{args: []string{"streamer", "extra"}, wantCode: 1, wantOut: `unexpected arguments ["extra"]`},
-		{args: []string{"dev", "-h"}, wantCode: 0, wantOut: "-data-dir"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-renew-deadline", "20s"}, wantCode: 1, wantOut: "renew deadline (20s) < lease duration (15s)"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-retry-period", "9s"}, wantCode: 1, wantOut: "1.2 × retry period (9s) < renew deadline (10s)"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-leader-elect-lease-duration"},

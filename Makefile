@@ -96,8 +96,8 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 ##@ Build
 
 .PHONY: build
-build: manifests generate vet ## Build the static manager binary into bin/.
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/cast-operator .
+build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/cast-operator .
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -50,8 +50,9 @@ fmt: ## Run go fmt.
 	go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (also on the dev build's registration of the dev command).
 	go vet ./...
+	go vet -tags dev .
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd for envtest into bin/ (once).

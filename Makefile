@@ -50,8 +50,9 @@ fmt: ## Run go fmt.
 	go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (also on the dev build's registration of the dev command).
 	go vet ./...
+	go vet -tags dev .
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd for envtest into bin/ (once).
@@ -98,14 +99,14 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 
 .PHONY: run
 run: manifests generate envtest ## Run controller and streamer on a local control plane (data in .local/).
-	go build -o $(LOCALBIN)/cast-operator .
+	go build -tags dev -o $(LOCALBIN)/cast-operator .
 	$(LOCALBIN)/cast-operator dev --data-dir .local
 
 ##@ Build
 
 .PHONY: build
-build: manifests generate vet ## Build the static manager binary into bin/.
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/cast-operator .
+build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/cast-operator .
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -5,6 +5,10 @@
 //	cast-operator streamer [flags]     serve Cast status to HTTP clients
 //	cast-operator dev [flags]          local kube-apiserver + both of the above
 //	cast-operator watch [NAME]         follow Cast status from the streamer
+//
+// Each command lives in its own package under cmd/. dev starts envtest's
+// control plane, so it is only in builds with the dev tag (`make run`);
+// the shipped binary answers it with a pointer to `make run`.
 package main
 
 import (
@@ -13,6 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spell-platform/cast-operator/cmd/controller"
+	"github.com/spell-platform/cast-operator/cmd/streamer"
+	"github.com/spell-platform/cast-operator/cmd/watch"
 )
 
 const usage = `Usage: cast-operator <command> [flags]
@@ -26,6 +34,29 @@ Commands:
 Run 'cast-operator <command> -h' for a command's flags.
 `
 
+// commands maps each command to its entry point. devcommand.go replaces
+// dev's entry in builds with the dev tag.
+var commands = map[string]func([]string, io.Writer) error{
+	"controller": controller.Run,
+	"streamer":   streamer.Run,
+	"dev":        devNotBuilt,
+	"watch":      watch.Run,
+}
+
+// errNoDev answers dev in a binary built without the dev tag: the command
+// exists, so "unknown command" would mislead.
+var errNoDev = errors.New("this binary is built without the dev command, which runs a local control plane " +
+	"from the envtest binaries; use `make run` (it builds bin/cast-operator with -tags dev)")
+
+func devNotBuilt([]string, io.Writer) error { return errNoDev }
+
+// exitCoder is an error that carries its own exit code (watch's), so main
+// need not know the command's error type.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
@@ -34,12 +65,6 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
-	}
-	commands := map[string]func([]string, io.Writer) error{
-		"controller": runController,
-		"streamer":   runStreamer,
-		"dev":        runDev,
-		"watch":      runWatch,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -56,12 +81,12 @@ func run(args []string, stderr io.Writer) int {
 		}
 		// watch exits with the watched Cast's outcome; an empty message
 		// means it already said why.
-		var ee *exitError
+		var ee exitCoder
 		if errors.As(err, &ee) {
-			if ee.msg != "" {
-				fmt.Fprintf(stderr, "cast-operator %s: %s\n", args[0], ee.msg)
+			if msg := ee.Error(); msg != "" {
+				fmt.Fprintf(stderr, "cast-operator %s: %s\n", args[0], msg)
 			}
-			return ee.code
+			return ee.ExitCode()
 		}
 		fmt.Fprintf(stderr, "cast-operator %s: %v\n", args[0], err)
 		return 1

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -17,7 +21,6 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"frobnicate"}, wantCode: 2, wantOut: `unknown command "frobnicate"`},
 		{args: []string{"controller", "--no-such-flag"}, wantCode: 1, wantOut: "flag provided but not defined: -no-such-flag"},
 		{args: []string{"streamer", "extra"}, wantCode: 1, wantOut: `unexpected arguments ["extra"]`},
-		{args: []string{"dev", "-h"}, wantCode: 0, wantOut: "-data-dir"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-renew-deadline", "20s"}, wantCode: 1, wantOut: "renew deadline (20s) < lease duration (15s)"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-retry-period", "9s"}, wantCode: 1, wantOut: "1.2 × retry period (9s) < renew deadline (10s)"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-leader-elect-lease-duration"},
@@ -36,4 +39,49 @@ func TestRunCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProductionBinaryLinksNoTestMachinery keeps envtest and hack/ (the
+// local control plane `make run` and the tests start) out of the binary
+// that `make build` and the image ship. The dev build, which must link
+// them, is listed too, so the check is known to see them when present.
+func TestProductionBinaryLinksNoTestMachinery(t *testing.T) {
+	const envtest = "sigs.k8s.io/controller-runtime/pkg/envtest"
+	const hack = "github.com/spell-platform/cast-operator/hack"
+	forbidden := func(pkg string) bool {
+		return pkg == envtest || strings.HasPrefix(pkg, envtest+"/") || pkg == hack || strings.HasPrefix(pkg, hack+"/")
+	}
+	// -tags= overrides any tags GOFLAGS sets: this is the plain build.
+	for _, pkg := range listDeps(t, "-tags=") {
+		if forbidden(pkg) {
+			t.Errorf("the production binary depends on %s", pkg)
+		}
+	}
+	var seen []string
+	for _, pkg := range listDeps(t, "-tags=dev") {
+		if forbidden(pkg) {
+			seen = append(seen, pkg)
+		}
+	}
+	if !strings.Contains(strings.Join(seen, " "), envtest) || !strings.Contains(strings.Join(seen, " "), hack+"/localcluster") {
+		t.Errorf("the dev build's dependencies lack envtest or hack/localcluster (found %q): the check above would not see them either", seen)
+	}
+}
+
+// listDeps is `go list -deps` of this package, the binary's main package.
+func listDeps(t *testing.T, tags string) []string {
+	t.Helper()
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := exec.LookPath(goTool); err != nil {
+		goTool = "go"
+	}
+	out, err := exec.Command(goTool, "list", tags, "-deps", ".").Output()
+	if err != nil {
+		var stderr []byte
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("go list %s -deps .: %v\n%s", tags, err, stderr)
+	}
+	return strings.Fields(string(out))
 }

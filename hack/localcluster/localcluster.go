@@ -13,26 +13,18 @@ import (
 	"sort"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/internal/scheme"
 )
 
 // ErrNoAssets means neither KUBEBUILDER_ASSETS nor bin/k8s holds the
 // control-plane binaries; `make envtest` builds them.
 var ErrNoAssets = errors.New("no envtest binaries: set KUBEBUILDER_ASSETS or run `make envtest`")
 
-// Scheme knows the built-in kinds and Cast, for clients of the local cluster.
-func Scheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	for _, add := range []func(*k8sruntime.Scheme) error{clientgoscheme.AddToScheme, castv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(fmt.Sprintf("registering API types: %v", err))
-		}
-	}
-	return s
-}
+// Scheme knows the built-in kinds and Cast, for clients of the local
+// cluster; it is internal/scheme's, the one the commands use.
+func Scheme() *k8sruntime.Scheme { return scheme.New() }
 
 // RepoRoot finds the checkout this code runs from by walking up from the
 // working directory to go.mod, so tests in any package and `go run .` find

@@ -1,4 +1,8 @@
-package main
+// Package cli is the plumbing the commands that run a controller-runtime
+// manager share (controller, streamer and dev), plus the flag-set helpers
+// every command uses: one place, so the three managers cannot drift apart
+// in their flags, leader election or cache settings.
+package cli
 
 import (
 	"flag"
@@ -10,28 +14,23 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/controllers"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
-	"github.com/spell-platform/cast-operator/streamer"
-	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/internal/scheme"
 )
 
-// managerFlags are the flags every command that runs a manager shares.
-type managerFlags struct {
+// ManagerFlags are the flags every command that runs a manager shares.
+type ManagerFlags struct {
 	metricsAddr string
 	probeAddr   string
 	pprofAddr   string
 	zap         zap.Options
 }
 
-func (f *managerFlags) bind(fs *flag.FlagSet, metricsDefault, probeDefault string) {
+// Bind registers the flags on fs with the command's default addresses.
+func (f *ManagerFlags) Bind(fs *flag.FlagSet, metricsDefault, probeDefault string) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", metricsDefault, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of the Go /debug/pprof endpoints, for profiling a live process; 0 disables them (the default: they expose internals and cost CPU when read)")
@@ -39,13 +38,17 @@ func (f *managerFlags) bind(fs *flag.FlagSet, metricsDefault, probeDefault strin
 	f.zap.BindFlags(fs)
 }
 
-func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+// NewFlagSet is a command's flag set: errors and help go to out, and the
+// caller, not the flag package, decides the exit code.
+func NewFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+// Parse parses args and refuses positional arguments, which no manager
+// command takes.
+func Parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,17 +58,18 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// leaderFlags tune leader election among controller replicas. The
+// LeaderFlags tune leader election among controller replicas. The
 // timings trade failover speed (a killed leader is replaced after at most
 // the lease duration) against API traffic and tolerance of a slow API
 // server (a leader that cannot renew within the deadline steps down).
-type leaderFlags struct {
+type LeaderFlags struct {
 	enabled             bool
 	namespace           string
 	lease, renew, retry time.Duration
 }
 
-func (f *leaderFlags) bind(fs *flag.FlagSet) {
+// Bind registers the --leader-elect flags on fs.
+func (f *LeaderFlags) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.enabled, "leader-elect", false, "elect one active controller among replicas; a clean shutdown hands the lease over at once")
 	fs.StringVar(&f.namespace, "leader-elect-namespace", "", "namespace of the leader-election Lease; default: the Pod's own namespace (required outside a cluster)")
 	fs.DurationVar(&f.lease, "leader-elect-lease-duration", 15*time.Second, "how long standbys wait after the last renewal before taking over")
@@ -73,9 +77,9 @@ func (f *leaderFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.retry, "leader-elect-retry-period", 2*time.Second, "how often replicas try to acquire or renew the lease")
 }
 
-// validate refuses timings under which two replicas could both act as
+// Validate refuses timings under which two replicas could both act as
 // leader, or the leader could never renew in time.
-func (f *leaderFlags) validate() error {
+func (f *LeaderFlags) Validate() error {
 	if !f.enabled {
 		return nil
 	}
@@ -89,7 +93,7 @@ func (f *leaderFlags) validate() error {
 }
 
 // apply sets the leader-election options; the zero value disables it.
-func (f *leaderFlags) apply(o *ctrl.Options) {
+func (f *LeaderFlags) apply(o *ctrl.Options) {
 	if !f.enabled {
 		return
 	}
@@ -102,11 +106,12 @@ func (f *leaderFlags) apply(o *ctrl.Options) {
 	o.LeaderElectionReleaseOnCancel = true
 }
 
-// newManager builds the manager every command runs its components in.
-func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
+// NewManager builds the manager every command runs its components in;
+// tune adjusts the options per command (the streamer trims its cache).
+func NewManager(cfg *rest.Config, f *ManagerFlags, leader LeaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	opts := ctrl.Options{
-		Scheme:                 localcluster.Scheme(),
+		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
 		PprofBindAddress:       f.pprofAddr,
@@ -130,78 +135,4 @@ func newManager(cfg *rest.Config, f *managerFlags, leader leaderFlags, tune ...f
 		return nil, fmt.Errorf("adding readyz check: %w", err)
 	}
 	return mgr, nil
-}
-
-// streamerCache keeps of each Cast only what the stream hub reads: a
-// streamer process has no other reader of its cache (dev, which shares one
-// cache with the controller, keeps whole Casts).
-func streamerCache(o *ctrl.Options) {
-	o.Cache.ByObject = map[client.Object]cache.ByObject{&castv1alpha1.Cast{}: {Transform: hub.Trim}}
-}
-
-// controllerCache keeps whole Casts (the reconciler reads and updates
-// them), without managedFields, sharing the strings and label maps they
-// repeat.
-func controllerCache(o *ctrl.Options) {
-	o.Cache.DefaultTransform = controllers.CacheTransform()
-}
-
-func runController(args []string, out io.Writer) error {
-	fs := newFlagSet("controller", out)
-	var mf managerFlags
-	mf.bind(fs, ":8080", ":8081")
-	var lf leaderFlags
-	lf.bind(fs)
-	var cf controllerFlags
-	cf.bind(fs, ":8082")
-	config.RegisterFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := lf.validate(); err != nil {
-		return err
-	}
-	if err := cf.validate(); err != nil {
-		return err
-	}
-	secret, err := cf.webhookSecret()
-	if err != nil {
-		return err
-	}
-	cfg, err := config.GetConfig()
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	mgr, err := newManager(cfg, &mf, lf, controllerCache)
-	if err != nil {
-		return err
-	}
-	if err := addControllerAndReceiver(mgr, &cf, secret); err != nil {
-		return err
-	}
-	return mgr.Start(ctrl.SetupSignalHandler())
-}
-
-func runStreamer(args []string, out io.Writer) error {
-	fs := newFlagSet("streamer", out)
-	var mf managerFlags
-	mf.bind(fs, "0", "0")
-	var sf streamerFlags
-	sf.bind(fs, streamer.DefaultBindAddress)
-	config.RegisterFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.GetConfig()
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{}, streamerCache)
-	if err != nil {
-		return err
-	}
-	if err := addStreamer(mgr, cfg, &sf); err != nil {
-		return err
-	}
-	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -1,14 +1,25 @@
-package main
+// Package dev is the dev command behind `make run`: a local kube-apiserver
+// and etcd from the envtest binaries, with the controller and the streamer
+// in one manager on it. It links envtest, so only builds with the dev tag
+// register it (see devcommand.go at the repository root); the shipped
+// binary does not.
+package dev
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/spell-platform/cast-operator/cmd/controller"
+	"github.com/spell-platform/cast-operator/cmd/internal/cli"
+	"github.com/spell-platform/cast-operator/cmd/streamer"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
@@ -28,21 +39,21 @@ Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
 
 `
 
-// runDev starts kube-apiserver and etcd from the envtest binaries, installs
+// Run starts kube-apiserver and etcd from the envtest binaries, installs
 // the CRD, and runs the controller and streamer against them until Ctrl-C.
-func runDev(args []string, out io.Writer) error {
-	fs := newFlagSet("dev", out)
-	var mf managerFlags
-	mf.bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
+func Run(args []string, out io.Writer) error {
+	fs := cli.NewFlagSet("dev", out)
+	var mf cli.ManagerFlags
+	mf.Bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
 	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
-	var sf streamerFlags
-	sf.bind(fs, "127.0.0.1:8090")
-	var cf controllerFlags
-	cf.bind(fs, "127.0.0.1:8082")
-	if err := parse(fs, args); err != nil {
+	var sf streamer.Flags
+	sf.Bind(fs, "127.0.0.1:8090")
+	var cf controller.Flags
+	cf.Bind(fs, "127.0.0.1:8082")
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if err := cf.validate(); err != nil {
+	if err := cf.Validate(); err != nil {
 		return err
 	}
 
@@ -85,24 +96,45 @@ func runDev(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := newManager(cfg, &mf, leaderFlags{}, controllerCache)
+	mgr, err := cli.NewManager(cfg, &mf, cli.LeaderFlags{}, controller.Cache)
 	if err != nil {
 		return err
 	}
-	if err := addControllerAndReceiver(mgr, &cf, secret); err != nil {
+	if err := controller.AddControllerAndReceiver(mgr, &cf, secret); err != nil {
 		return err
 	}
-	if err := addStreamer(mgr, cfg, &sf); err != nil {
+	if err := streamer.AddStreamer(mgr, cfg, &sf); err != nil {
 		return err
 	}
 	if secretPath == "" {
 		secretPath = "$GITHUB_WEBHOOK_SECRET"
 	}
-	fmt.Fprintf(out, devNextSteps, kubeconfig, sf.opts.BindAddress, dir, cf.webhookAddr, secretPath, viewerToken)
+	fmt.Fprintf(out, devNextSteps, kubeconfig, sf.BindAddress(), dir, cf.WebhookAddr(), secretPath, viewerToken)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// devWebhookSecret is the secret for `make run`: GITHUB_WEBHOOK_SECRET, or
+// the one in dir/webhook-secret, generated on first use.
+func devWebhookSecret(dir string) (secret []byte, path string, err error) {
+	if s := os.Getenv("GITHUB_WEBHOOK_SECRET"); s != "" {
+		return []byte(s), "", nil
+	}
+	path = filepath.Join(dir, "webhook-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return []byte(strings.TrimSpace(string(b))), path, nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", fmt.Errorf("generating webhook secret: %w", err)
+	}
+	secret = []byte(hex.EncodeToString(raw))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, "", fmt.Errorf("writing webhook secret: %w", err)
+	}
+	return secret, path, nil
 }
 
 // shutdownOnSignal cancels the context on SIGINT or SIGTERM. Unlike

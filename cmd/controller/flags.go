@@ -1,13 +1,10 @@
-package main
+package controller
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,8 +18,9 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
 
-// controllerFlags configure the reconciler and the webhook receiver.
-type controllerFlags struct {
+// Flags configure the reconciler and the webhook receiver; dev binds them
+// too.
+type Flags struct {
 	githubTokenFile   string
 	githubAPIURL      string
 	app               ghapi.AppOptions
@@ -34,7 +32,9 @@ type controllerFlags struct {
 	rates             ratesFlag
 }
 
-func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
+// Bind registers the flags on fs; webhookDefault is the command's
+// receiver address.
+func (f *Flags) Bind(fs *flag.FlagSet, webhookDefault string) {
 	fs.StringVar(&f.githubTokenFile, "github-token-file", "", "file holding the GitHub token used to dispatch and read runs (re-read when it changes); Casts may override it with spec.credentialsSecretRef")
 	fs.Int64Var(&f.app.ID, "github-app-id", 0, "GitHub App ID; with --github-app-private-key-file the operator authenticates as the App instead of --github-token-file")
 	fs.StringVar(&f.app.PrivateKeyFile, "github-app-private-key-file", "", "file holding the GitHub App's PEM private key (re-read when it changes)")
@@ -52,8 +52,8 @@ func (f *controllerFlags) bind(fs *flag.FlagSet, webhookDefault string) {
 	fs.Var(&f.rates, "cost-cents-per-minute", "cents per billable minute by runner class, as class=cents pairs")
 }
 
-// validate refuses an App configured by halves.
-func (f *controllerFlags) validate() error {
+// Validate refuses an App configured by halves.
+func (f *Flags) Validate() error {
 	if (f.app.ID != 0) != (f.app.PrivateKeyFile != "") {
 		return errors.New("--github-app-id and --github-app-private-key-file go together")
 	}
@@ -66,9 +66,9 @@ func (f *controllerFlags) validate() error {
 	return nil
 }
 
-// webhookSecret reads the secret from --webhook-secret-file or
+// WebhookSecret reads the secret from --webhook-secret-file or
 // GITHUB_WEBHOOK_SECRET; empty means the receiver cannot run.
-func (f *controllerFlags) webhookSecret() ([]byte, error) {
+func (f *Flags) WebhookSecret() ([]byte, error) {
 	if f.webhookSecretFile != "" {
 		b, err := os.ReadFile(f.webhookSecretFile)
 		if err != nil {
@@ -79,30 +79,13 @@ func (f *controllerFlags) webhookSecret() ([]byte, error) {
 	return []byte(os.Getenv("GITHUB_WEBHOOK_SECRET")), nil
 }
 
-// devWebhookSecret is the secret for `make run`: GITHUB_WEBHOOK_SECRET, or
-// the one in dir/webhook-secret, generated on first use.
-func devWebhookSecret(dir string) (secret []byte, path string, err error) {
-	if s := os.Getenv("GITHUB_WEBHOOK_SECRET"); s != "" {
-		return []byte(s), "", nil
-	}
-	path = filepath.Join(dir, "webhook-secret")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return []byte(strings.TrimSpace(string(b))), path, nil
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, "", fmt.Errorf("generating webhook secret: %w", err)
-	}
-	secret = []byte(hex.EncodeToString(raw))
-	if err := os.WriteFile(path, secret, 0o600); err != nil {
-		return nil, "", fmt.Errorf("writing webhook secret: %w", err)
-	}
-	return secret, path, nil
-}
+// WebhookAddr is the receiver's address as given, for dev's start-up
+// message.
+func (f *Flags) WebhookAddr() string { return f.webhookAddr }
 
-// addControllerAndReceiver wires the reconciler and, when a secret exists,
+// AddControllerAndReceiver wires the reconciler and, when a secret exists,
 // the webhook receiver feeding it.
-func addControllerAndReceiver(mgr ctrl.Manager, f *controllerFlags, secret []byte) error {
+func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 	inbox := controllers.NewInbox()
 	activity := controllers.NewWebhookActivity(f.webhookResync)
 	r := &controllers.CastReconciler{

@@ -1,4 +1,4 @@
-package main
+package watch
 
 import (
 	"bytes"
@@ -146,7 +146,7 @@ func startCmd(t *testing.T, args ...string) *cmdRun {
 	return r
 }
 
-// exitCode is how main maps runWatch's error to an exit status.
+// exitCode is how main maps Run's error to an exit status.
 func (r *cmdRun) exitCode(t *testing.T) (int, string) {
 	t.Helper()
 	select {

@@ -1,4 +1,4 @@
-package main
+package streamer
 
 import (
 	"flag"
@@ -13,8 +13,8 @@ import (
 	"github.com/spell-platform/cast-operator/streamer"
 )
 
-// streamerFlags configure the streamer's server.
-type streamerFlags struct {
+// Flags configure the streamer's server; dev binds them too.
+type Flags struct {
 	opts          streamer.Options
 	audiences     string
 	origins       string
@@ -22,7 +22,8 @@ type streamerFlags struct {
 	ipPerMinute   int
 }
 
-func (f *streamerFlags) bind(fs *flag.FlagSet, bindDefault string) {
+// Bind registers the flags on fs; bindDefault is the command's address.
+func (f *Flags) Bind(fs *flag.FlagSet, bindDefault string) {
 	o := &f.opts
 	fs.StringVar(&o.BindAddress, "bind-address", bindDefault, "address the streamer serves HTTP on (also /healthz, /readyz and /metrics)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve TLS (and HTTP/2) with this certificate; needs --tls-key-file")
@@ -39,7 +40,7 @@ func (f *streamerFlags) bind(fs *flag.FlagSet, bindDefault string) {
 	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client IP per minute")
 }
 
-func (f *streamerFlags) options() (streamer.Options, error) {
+func (f *Flags) options() (streamer.Options, error) {
 	o := f.opts
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return o, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
@@ -51,7 +52,13 @@ func (f *streamerFlags) options() (streamer.Options, error) {
 	return o, nil
 }
 
-func addStreamer(mgr ctrl.Manager, cfg *rest.Config, f *streamerFlags) error {
+// BindAddress is the address given by --bind-address, for dev's start-up
+// message.
+func (f *Flags) BindAddress() string { return f.opts.BindAddress }
+
+// AddStreamer adds the streamer's server, configured by f, to mgr; it
+// serves from mgr's cache and reviews tokens and access through cfg.
+func AddStreamer(mgr ctrl.Manager, cfg *rest.Config, f *Flags) error {
 	opts, err := f.options()
 	if err != nil {
 		return err

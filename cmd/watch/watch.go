@@ -1,4 +1,7 @@
-package main
+// Package watch is the user-facing watch command: it follows Cast status
+// from the streamer through the Go client and, given a NAME, exits with the
+// Cast's outcome so scripts can wait on it.
+package watch
 
 import (
 	"context"
@@ -16,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/cmd/internal/cli"
 	"github.com/spell-platform/cast-operator/streamer/client"
 	"github.com/spell-platform/cast-operator/streamer/wire"
 )
@@ -32,8 +36,8 @@ const (
 // defaultStreamer is where `make run` serves the streamer.
 const defaultStreamer = "http://127.0.0.1:8090"
 
-// exitError carries a command's exit code to main; msg, when not empty, is
-// printed to stderr.
+// exitError carries a command's exit code to main, which finds it through
+// its ExitCode method; msg, when not empty, is printed to stderr.
 type exitError struct {
 	code int
 	msg  string
@@ -64,8 +68,8 @@ type watchConfig struct {
 	json        bool
 }
 
-// runWatch is the watch command: events to stdout, diagnostics to out.
-func runWatch(args []string, out io.Writer) error {
+// Run is the watch command: events to stdout, diagnostics to out.
+func Run(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runWatchTo(ctx, args, os.Stdout, out)
@@ -93,7 +97,7 @@ func runWatchTo(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // type `watch NAME -n ns` as often as `watch -n ns NAME`) and fills in the
 // server, token and namespace defaults.
 func parseWatchArgs(args []string, stderr io.Writer) (watchConfig, error) {
-	fs := newFlagSet("watch", stderr)
+	fs := cli.NewFlagSet("watch", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), watchUsage)
 		fs.PrintDefaults()

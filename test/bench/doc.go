@@ -175,7 +175,9 @@ const method = `
   row gives the rate), so a restart finds nothing to change (the row counts the Casts it wrote). Memory: a *fresh*
   streamer or controller is started on the cluster as it is (before any many-Cast for the empty baseline, then at each
   size), and its VmRSS is read after the informer synced (streamer ` + "`/readyz`" + `; controller: reconciles done)
-  and the settle time; per Cast = (RSS − empty RSS) ÷ many-Casts. RSS includes Go heap the runtime keeps (up to about
+  and -many-rest (60 s: memory at rest, once the runtime has returned what the initial list and a restart's burst of
+  reconciles took), the empty baselines the same way; per Cast = (RSS − empty RSS) ÷ many-Casts. The reading after
+  the settle time and the controller's peak (VmHWM) are given beside it. RSS includes Go heap the runtime keeps (up to about
   twice the live heap with GOGC=100), so the rows also give go_memstats_heap_inuse_bytes from /metrics. The
   all-namespaces stream (` + "`/api/v1/casts/events`" + `) and the JSON list (` + "`/api/v1/casts`" + `) use a
   ServiceAccount token with cluster-wide list/watch; time to first byte and to the ` + "`synced`" + ` event, and

@@ -23,7 +23,8 @@ type manySizeResult struct {
 	added                int
 	createTook           time.Duration
 	streamReady          time.Duration // fresh streamer start to /readyz
-	streamRSS            uint64
+	streamRSS            uint64        // at rest (-many-rest after ready)
+	streamEarly          uint64        // -settle after ready
 	ttfb, synced         time.Duration // all-namespaces stream, best of two
 	streamBytes          int64
 	streamEvents         int
@@ -35,7 +36,8 @@ type manySizeResult struct {
 	kubectl              time.Duration // kubectl get casts -A -o name
 	kubectlItems         int
 	kubectlNote          string
-	ctrlRSS              uint64
+	ctrlRSS              uint64        // at rest (-many-rest after the last reconcile)
+	ctrlEarly, ctrlPeak  uint64        // -settle after it; VmHWM
 	ctrlAll              time.Duration // controller start to reconcile_total ≥ total
 	ctrlReached          bool
 	reconciles           float64
@@ -86,6 +88,11 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 	time.Sleep(b.cfg.settle)
 	st, err := readProc(b.streamer.pid())
 	if err != nil {
+		return s, fmt.Errorf("reading the streamer's RSS: %w", err)
+	}
+	s.streamEarly = st.RSS
+	time.Sleep(max(b.cfg.many.rest-b.cfg.settle, 0))
+	if st, err = readProc(b.streamer.pid()); err != nil {
 		return s, fmt.Errorf("reading the streamer's RSS: %w", err)
 	}
 	s.streamRSS = st.RSS
@@ -147,7 +154,7 @@ func (b *bench) manyStreamerRSS() (uint64, error) {
 		return 0, err
 	}
 	defer func() { b.streamer.stop(); b.streamer = nil }()
-	time.Sleep(b.cfg.settle)
+	time.Sleep(max(b.cfg.many.rest, b.cfg.settle))
 	st, err := readProc(b.streamer.pid())
 	b.res.many.streamBaseHeap = heapInuse(b.metricsURL())
 	return st.RSS, err
@@ -205,7 +212,7 @@ func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	if _, err := waitReconciles(url, e.baseCasts, time.Minute); err != nil {
 		return 0, err
 	}
-	time.Sleep(b.cfg.settle)
+	time.Sleep(max(b.cfg.many.rest, b.cfg.settle))
 	st, err := readProc(ctrl.pid())
 	b.res.many.ctrlBaseHeap = heapInuse(url)
 	b.saveHeapProfile(context.Background(), pprofURL, "controller-heap-base.pb.gz")
@@ -235,7 +242,12 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 	if err != nil {
 		return fmt.Errorf("reading the controller's RSS: %w", err)
 	}
-	s.ctrlRSS = st.RSS
+	s.ctrlEarly = st.RSS
+	time.Sleep(max(b.cfg.many.rest-b.cfg.settle, 0))
+	if st, err = readProc(ctrl.pid()); err != nil {
+		return fmt.Errorf("reading the controller's RSS: %w", err)
+	}
+	s.ctrlRSS, s.ctrlPeak = st.RSS, st.HWM
 	s.ctrlHeap = heapInuse(url)
 	b.saveHeapProfile(ctx, pprofURL, fmt.Sprintf("controller-heap-%d.pb.gz", s.n))
 	b.saveMemStats(ctx, url, fmt.Sprintf("controller-memstats-%d.txt", s.n))

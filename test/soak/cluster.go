@@ -161,8 +161,14 @@ func (cs *casts) want(ctx context.Context) ([]faults.Want, error) {
 	}
 	out := make([]faults.Want, 0, len(list.Items))
 	for _, c := range list.Items {
+		// A replacement the soak's end cut off between create and status
+		// write has no phase; the wire contract shows it as Pending.
+		phase := c.Status.Phase
+		if phase == "" {
+			phase = castv1alpha1.PhasePending
+		}
 		out = append(out, faults.Want{CastID: c.Namespace + "/" + c.Name, ResourceVersion: c.ResourceVersion,
-			Phase: string(c.Status.Phase), Progress: c.Status.Progress})
+			Phase: string(phase), Progress: c.Status.Progress})
 	}
 	return out, nil
 }

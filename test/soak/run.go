@@ -180,6 +180,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (res *result, err error
 		res.connects, fl.events.Load(), res.gaveUp, toks.rotations()-1, cs.writes, cs.deleted)
 	say("streams closed by reason: %s", closedByReason(m))
 	say("consistency: %d/%d clients hold every Cast's current state", res.consistent, res.holding)
+	if _, diffs := faults.Mismatches(holding, want, 6); len(diffs) > 0 {
+		say("first mismatches: %s", strings.Join(diffs, "; "))
+	}
 	for _, v := range res.verdicts {
 		fmt.Fprintln(out, v)
 	}

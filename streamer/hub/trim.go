@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/internal/intern"
 )
 
 // Trimmed is what the streamer's informer keeps of a Cast: what the hub
@@ -60,20 +61,22 @@ func Trim(obj any) (any, error) {
 }
 
 func trim(cast *castv1alpha1.Cast) *Trimmed {
-	in := shared
 	out := &Trimmed{
-		Namespace: in.str(cast.Namespace), Name: cast.Name, ResourceVersion: cast.ResourceVersion,
-		Labels:     in.labelSet(cast.Labels),
-		Repository: in.str(cast.Spec.Repository), Workflow: in.str(cast.Spec.Workflow),
+		Namespace: intern.String(cast.Namespace), Name: cast.Name, ResourceVersion: cast.ResourceVersion,
+		Labels:     labelSets.Share(cast.Labels),
+		Repository: intern.String(cast.Spec.Repository), Workflow: intern.String(cast.Spec.Workflow),
 		Status: cast.Status,
 	}
 	st := &out.Status
 	st.Conditions = nil
 	st.ObservedGeneration = 0
-	st.Phase = castv1alpha1.CastPhase(in.str(string(st.Phase)))
-	st.Message, st.Conclusion = in.str(st.Message), in.str(st.Conclusion)
+	st.Phase = castv1alpha1.CastPhase(intern.String(string(st.Phase)))
+	st.Message, st.Conclusion = intern.String(st.Message), intern.String(st.Conclusion)
 	return out
 }
+
+// labelSets shares the label sets of every trimmed Cast in the process.
+var labelSets intern.LabelSets
 
 // asTrimmed is what the hub keeps of an informer object: the informer's
 // own Trimmed, or one made from a whole Cast (an informer without the

@@ -3,7 +3,6 @@ package hub
 import (
 	"maps"
 	"reflect"
-	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -38,35 +37,5 @@ func TestTrimSharesEqualStringsAndLabels(t *testing.T) {
 	}
 	if got := x.Labels; !maps.Equal(got, a.Labels) {
 		t.Errorf("labels %v, want %v", got, a.Labels)
-	}
-}
-
-// Label sets that differ only in how their pairs split are not confused.
-func TestLabelsKeyIsUnambiguous(t *testing.T) {
-	k1 := string(labelsKey(nil, map[string]string{"a": "b:c"}))
-	k2 := string(labelsKey(nil, map[string]string{"a:b": "c"}))
-	k3 := string(labelsKey(nil, map[string]string{"a": "b", "c": ""}))
-	if k1 == k2 || k1 == k3 || k2 == k3 {
-		t.Errorf("keys collide: %q %q %q", k1, k2, k3)
-	}
-}
-
-// A table never grows past maxInterned: a full one starts over.
-func TestInternTablesAreBounded(t *testing.T) {
-	in := newInterner()
-	for i := range maxInterned + 10 {
-		s := strconv.Itoa(i)
-		if got := in.str(s); got != s {
-			t.Fatalf("str(%q) = %q", s, got)
-		}
-		if got := in.labelSet(map[string]string{"i": s}); got["i"] != s {
-			t.Fatalf("labelSet for %q = %v", s, got)
-		}
-	}
-	if len(in.strs) > maxInterned || len(in.labels) > maxInterned {
-		t.Errorf("tables hold %d strings and %d label sets, bound %d", len(in.strs), len(in.labels), maxInterned)
-	}
-	if in.labelSet(nil) != nil || in.str("") != "" {
-		t.Error("empty values are not passed through")
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -184,25 +182,6 @@ func (b *bench) startManyController(e *manyEnv, log string) (ctrl *child, url, p
 	return ctrl, "http://" + metricsAddr + "/metrics", pprofURL, err
 }
 
-// saveHeapProfile writes the controller's heap profile to the
-// -many-heap-profiles folder; a profile is an aid, so failing to take one
-// is reported and does not stop the scenario.
-func (b *bench) saveHeapProfile(ctx context.Context, pprofURL, name string) {
-	if pprofURL == "" {
-		return
-	}
-	_, body, err := getBody(ctx, pprofURL, "")
-	if err == nil {
-		err = os.MkdirAll(b.cfg.many.heapDir, 0o755)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join(b.cfg.many.heapDir, name), body, 0o644)
-	}
-	if err != nil {
-		b.progress("many: no heap profile %s: %v", name, err)
-	}
-}
-
 func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	ctrl, url, pprofURL, err := b.startManyController(e, "controller-many-base.log")
 	if err != nil {
@@ -215,7 +194,7 @@ func (b *bench) manyControllerBaseline(e *manyEnv) (uint64, error) {
 	time.Sleep(max(b.cfg.many.rest, b.cfg.settle))
 	st, err := readProc(ctrl.pid())
 	b.res.many.ctrlBaseHeap = heapInuse(url)
-	b.saveHeapProfile(context.Background(), pprofURL, "controller-heap-base.pb.gz")
+	b.saveHeapProfile(pprofURL, "controller-heap-base.pb.gz")
 	b.saveMemStats(context.Background(), url, "controller-memstats-base.txt")
 	return st.RSS, err
 }
@@ -249,7 +228,7 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 	}
 	s.ctrlRSS, s.ctrlPeak = st.RSS, st.HWM
 	s.ctrlHeap = heapInuse(url)
-	b.saveHeapProfile(ctx, pprofURL, fmt.Sprintf("controller-heap-%d.pb.gz", s.n))
+	b.saveHeapProfile(pprofURL, fmt.Sprintf("controller-heap-%d.pb.gz", s.n))
 	b.saveMemStats(ctx, url, fmt.Sprintf("controller-memstats-%d.txt", s.n))
 	after := e.fake.StatsFor(manyToken)
 	s.counted, s.notModified = after.Counted-before.Counted, after.NotModified-before.NotModified
@@ -277,42 +256,6 @@ func runIndexOf(path string) (int, bool) {
 		return 0, false
 	}
 	return int(n - manyRunID), true
-}
-
-// saveMemStats writes the Go runtime's memory figures from the
-// controller's /metrics next to its heap profile: heap goal, idle and
-// released memory tell live heap from memory the runtime keeps.
-func (b *bench) saveMemStats(ctx context.Context, metricsURL, name string) {
-	if b.cfg.many.heapDir == "" {
-		return
-	}
-	_, body, err := getBody(ctx, metricsURL, "")
-	if err == nil {
-		var keep []string
-		for _, line := range strings.Split(string(body), "\n") {
-			if strings.HasPrefix(line, "go_memstats_") || strings.HasPrefix(line, "go_gc_") || strings.HasPrefix(line, "go_goroutines") {
-				keep = append(keep, line)
-			}
-		}
-		err = os.WriteFile(filepath.Join(b.cfg.many.heapDir, name), []byte(strings.Join(keep, "\n")+"\n"), 0o644)
-	}
-	if err != nil {
-		b.progress("many: no memory figures %s: %v", name, err)
-	}
-}
-
-// heapInuse is go_memstats_heap_inuse_bytes from a /metrics endpoint, -1
-// when it cannot be read: it tells live heap from RSS the runtime has not
-// yet returned.
-func heapInuse(url string) float64 {
-	m, err := scrape(url)
-	if err != nil {
-		return -1
-	}
-	if v, ok := m["go_memstats_heap_inuse_bytes"]; ok {
-		return v
-	}
-	return -1
 }
 
 // waitReconciles polls the controller's /metrics until the cast

@@ -1,6 +1,6 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import "k8s.io/apimachinery/pkg/api/meta"
 
 // Condition types on a Cast. Tools rely on these names: `kubectl wait
 // --for=condition=Complete` waits for success and `--for=condition=Failed`
@@ -121,10 +121,5 @@ func OutcomeReason(p CastPhase) string {
 // Concluded reports whether the controller is done with the Cast: its run
 // ended and the outcome is recorded as Complete or Failed.
 func (s *CastStatus) Concluded() bool {
-	for _, c := range s.Conditions {
-		if (c.Type == ConditionComplete || c.Type == ConditionFailed) && c.Status == metav1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	return meta.IsStatusConditionTrue(s.Conditions, ConditionComplete) || meta.IsStatusConditionTrue(s.Conditions, ConditionFailed)
 }

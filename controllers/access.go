@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -79,19 +78,4 @@ func clearAccess(cast *castv1alpha1.Cast, now time.Time) {
 		Type: castv1alpha1.ConditionGitHubAccess, Status: metav1.ConditionTrue, Reason: castv1alpha1.ReasonAccessRestored,
 		Message: "GitHub answers for this Cast again", ObservedGeneration: cast.Generation, LastTransitionTime: metav1.NewTime(now),
 	})
-}
-
-// recordAccess emits an Event when the GitHubAccess condition changes
-// reason, so `kubectl describe cast` tells the story once, not per retry.
-func (r *CastReconciler) recordAccess(cast *castv1alpha1.Cast, before castv1alpha1.CastStatus) {
-	old := meta.FindStatusCondition(before.Conditions, castv1alpha1.ConditionGitHubAccess)
-	cur := meta.FindStatusCondition(cast.Status.Conditions, castv1alpha1.ConditionGitHubAccess)
-	if cur == nil || (old != nil && old.Status == cur.Status && old.Reason == cur.Reason) {
-		return
-	}
-	if cur.Status == metav1.ConditionFalse {
-		r.event(cast, corev1.EventTypeWarning, cur.Reason, "GitHub", "%s", cur.Message)
-		return
-	}
-	r.event(cast, corev1.EventTypeNormal, cur.Reason, "GitHub", "%s", cur.Message)
 }

@@ -1,5 +1,6 @@
-// Package controllers holds the Cast reconciler, the only writer of
-// Cast.status, and what feeds it: the run index and the webhook inbox.
+// Package controllers holds the Cast reconciler and what feeds it: the run
+// index, and the webhook receipt that stores GitHub's news in Cast status
+// from any replica before the receiver answers.
 package controllers
 
 import (
@@ -10,9 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/util/workqueue"
@@ -22,12 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
@@ -43,8 +39,6 @@ type CastReconciler struct {
 	client.Client
 	// GitHub builds API clients with the operator's or the Cast's token.
 	GitHub *ghapi.Clients
-	// Inbox brings webhook observations; the reconciler drains it.
-	Inbox *Inbox
 	// Recorder emits the Events `kubectl describe cast` shows.
 	Recorder recorder.EventRecorder
 	// Clock is injected so time-based logic is testable; nil means real time.
@@ -75,8 +69,9 @@ type CastReconciler struct {
 	// not yet sent; after a restart the map is empty, so the reconciler
 	// first looks for a run it may have dispatched.
 	intents map[types.UID]bool
-	// lastNews is when each Cast last had an accepted observation or resync.
-	lastNews map[types.UID]time.Time
+	// news is, per Cast, when it last had news (a webhook stored by any
+	// replica, or a resync) and the mark of the news status held then.
+	news map[types.UID]newsState
 	// active shares repository listings among resyncs.
 	active *activeRuns
 	// postponed holds resyncs the budget or a credential problem put off.
@@ -114,27 +109,23 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		base = cast.DeepCopy()
 	}
 
-	runs, jobs := r.Inbox.Take(req.NamespacedName)
+	r.noticeNews(cast, r.now())
 	defer func() {
 		if statusUnchanged(&base.Status, &cast.Status) {
 			return
 		}
-		// The optimistic lock turns a concurrent writer into a conflict and a
-		// retry, never a silently lost status.
+		// The optimistic lock turns a concurrent writer (a replica storing
+		// a webhook) into a conflict and a retry, never a lost status.
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, cast, patch); err != nil {
-			// What webhooks said is not lost with the failed write, unless
-			// the Cast is gone: its deletion was the last chance to forget.
-			if !apierrors.IsNotFound(err) {
-				r.Inbox.Return(req.NamespacedName, runs)
-			}
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
 			return
 		}
-		r.recordTransition(cast, base.Status)
+		r.wrote(cast)
+		recordTransition(r.Recorder, cast, base.Status)
 	}()
 
-	return r.reconcile(ctx, cast, runs, jobs)
+	return r.reconcile(ctx, cast)
 }
 
 // statusUnchanged: most looks at an idle Cast change nothing, and the
@@ -147,16 +138,12 @@ func statusUnchanged(a, b *castv1alpha1.CastStatus) bool {
 	return reflect.DeepEqual(a, b) || equality.Semantic.DeepEqual(a, b)
 }
 
-// reconcile moves the Cast's status forward in memory, given the webhook
-// news taken from the inbox; the only API writes it causes are GitHub's.
-func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast, runs []runstatus.Run, jobs []runstatus.Job) (ctrl.Result, error) {
+// reconcile moves the Cast's status forward in memory; webhook news is
+// already in it (Receipt stored it). The only API writes it causes are
+// GitHub's.
+func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast) (ctrl.Result, error) {
 	now := r.now()
-	key := client.ObjectKeyFromObject(cast)
 	initStatus(cast, now)
-
-	for _, run := range runs {
-		r.applyRun(ctx, cast, run, now)
-	}
 
 	gh, ghErr := r.GitHub.For(ctx, cast)
 	if ae, ok := ghapi.AccessProblem(ghErr); ok {
@@ -174,10 +161,9 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 		switch {
 		case err == nil:
 			clearAccess(cast, now)
-			// Only the jobs: runs that arrived meanwhile wait for the next
-			// reconcile, which their delivery already asked for.
-			r.Inbox.ReplaceJobs(key, fetched)
-			jobs = r.Inbox.Jobs(key)
+			for _, j := range fetched {
+				runstatus.ApplyJob(&cast.Status, j)
+			}
 		case waitsForGitHub(err):
 			// No news this time; webhooks, timeout and completion go on.
 			res, _ := r.githubTrouble(cast, err, now)
@@ -186,10 +172,6 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 			return retryLater(err)
 		}
 	}
-	if runstatus.ApplyJobs(&cast.Status, jobs) {
-		r.touch(cast, now)
-	}
-
 	if res, err := r.enforceTimeout(ctx, cast, gh, now); err != nil || res.RequeueAfter > 0 {
 		return res, err
 	}
@@ -199,17 +181,6 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
 }
 
-// applyRun merges one run snapshot and reports whether it changed status.
-func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, run runstatus.Run, now time.Time) bool {
-	res := runstatus.ApplyRun(&cast.Status, run, now)
-	if !res.Applied {
-		logf.FromContext(ctx).V(1).Info("run observation ignored", "run", run.ID, "status", run.Status, "reason", res.Reason)
-		return false
-	}
-	r.touch(cast, now)
-	return true
-}
-
 func (r *CastReconciler) now() time.Time {
 	if r.Clock == nil {
 		return time.Now()
@@ -217,48 +188,18 @@ func (r *CastReconciler) now() time.Time {
 	return r.Clock.Now()
 }
 
-// recordTransition emits an Event for each step of the story a user reads
-// in `kubectl describe cast`.
-func (r *CastReconciler) recordTransition(cast *castv1alpha1.Cast, before castv1alpha1.CastStatus) {
-	if r.Recorder == nil {
-		return
-	}
-	r.recordAccess(cast, before)
-	after := cast.Status
-	if before.RunID == 0 && after.RunID != 0 {
-		if cast.Spec.RunID != nil {
-			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonAttached, "Attach", "tracking run %d", after.RunID)
-		} else {
-			r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonDispatched, "Dispatch", "dispatched run %d", after.RunID)
-		}
-	}
-	if before.Phase == after.Phase {
-		return
-	}
-	switch after.Phase {
-	case castv1alpha1.PhaseRunning:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonStarted, "Run", "run %d started", after.RunID)
-	case castv1alpha1.PhaseSucceeded:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonSucceeded, "Run", "%s", after.Message)
-	case castv1alpha1.PhaseFailed, castv1alpha1.PhaseTimedOut, castv1alpha1.PhaseCancelled:
-		r.Recorder.Eventf(cast, nil, corev1.EventTypeWarning, castv1alpha1.OutcomeReason(after.Phase), "Run", "%s", after.Message)
-	}
-}
-
-// SetupWithManager registers the reconciler, the run index and the inbox.
-// Status-only updates do not trigger it: it wrote them itself.
+// SetupWithManager registers the reconciler and the run index. Spec
+// changes trigger it, and so do status changes, which is how the leader
+// hears webhook news any replica stored (its own writes cost one look that
+// changes nothing); metadata-only updates do not.
 func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := addRunIndex(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}
 	r.setDefaults()
-	if err := r.Inbox.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
-		return err
-	}
 	registerPhaseMetrics(mgr.GetCache())
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(source.Channel(r.Inbox.Source(), &handler.EnqueueRequestForObject{})).
+		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, statusChanged))).
 		Named("cast").
 		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval),
 			LogConstructor: requestLoggers(mgr.GetLogger())}).
@@ -293,9 +234,6 @@ const (
 )
 
 func (r *CastReconciler) setDefaults() {
-	if r.Inbox == nil {
-		r.Inbox = NewInbox()
-	}
 	if r.GitHub == nil {
 		r.GitHub = ghapi.NewClients(ghapi.Options{}, r.Client)
 	}
@@ -318,7 +256,7 @@ func (r *CastReconciler) setDefaults() {
 		r.CompletionGrace = DefaultCompletionGrace
 	}
 	r.intents = map[types.UID]bool{}
-	r.lastNews = map[types.UID]time.Time{}
+	r.news = map[types.UID]newsState{}
 	r.active = newActiveRuns()
 	r.postponed = map[types.UID]time.Time{}
 	r.owedJobs = map[types.UID]bool{}

@@ -119,11 +119,9 @@ func startManagerWith(o managerOptions) {
 		Controller: controllerConfig(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	inbox := NewInbox()
 	r := &CastReconciler{
 		Client:                mgr.GetClient(),
 		GitHub:                ghapi.NewClients(o.github, mgr.GetAPIReader()),
-		Inbox:                 inbox,
 		Activity:              activity,
 		Recorder:              mgr.GetEventRecorder("cast-controller"),
 		ResyncInterval:        cmp.Or(o.resync, testResync),
@@ -133,7 +131,8 @@ func startManagerWith(o managerOptions) {
 		CompletionGrace:       3 * time.Second,
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()}, inbox)
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()},
+		&Receipt{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: r.Recorder})
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
@@ -171,7 +170,7 @@ func sendWebhook(event string, payload []byte) int {
 func deliver(event string, payload []byte) {
 	GinkgoHelper()
 	Eventually(func() string { _, body := postWebhook(event, payload); return body }).
-		Should(ContainSubstring("delivered to 1 cast"))
+		Should(ContainSubstring("stored in 1 cast"))
 }
 
 func postWebhook(event string, payload []byte) (int, string) {

@@ -173,6 +173,19 @@ type CastStatus struct {
 	// +optional
 	LastEventAt *metav1.Time `json:"lastEventAt,omitempty"`
 
+	// Jobs of the run's current attempt (a later attempt's, once one of its
+	// jobs has been seen), in job ID order, up to MaxJobs.
+	// +kubebuilder:validation:MaxItems=500
+	// +listType=map
+	// +listMapKey=id
+	// +optional
+	Jobs []JobStatus `json:"jobs,omitempty"`
+
+	// JobsOmitted counts news about jobs past MaxJobs, which status does not
+	// keep. It counts deliveries, not jobs, so it is an upper bound.
+	// +optional
+	JobsOmitted int32 `json:"jobsOmitted,omitempty"`
+
 	// ObservedGeneration is the spec generation the status reflects.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

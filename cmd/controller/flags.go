@@ -84,15 +84,14 @@ func (f *Flags) WebhookSecret() ([]byte, error) {
 func (f *Flags) WebhookAddr() string { return f.webhookAddr }
 
 // AddControllerAndReceiver wires the reconciler and, when a secret exists,
-// the webhook receiver feeding it.
+// the webhook receiver, which stores news in Cast status from every
+// replica.
 func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
-	inbox := controllers.NewInbox()
 	activity := controllers.NewWebhookActivity(f.webhookResync)
 	r := &controllers.CastReconciler{
 		Client: mgr.GetClient(),
 		GitHub: ghapi.NewClients(ghapi.Options{BaseURL: f.githubAPIURL, TokenFile: f.githubTokenFile, App: f.app,
 			WriteInterval: f.writeInterval, UserAgent: "cast-operator"}, mgr.GetAPIReader()),
-		Inbox:                 inbox,
 		Activity:              activity,
 		Recorder:              mgr.GetEventRecorder("cast-controller"),
 		ResyncInterval:        f.resyncInterval,
@@ -111,8 +110,9 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		log.Info("webhook receiver disabled: no webhook secret; Casts follow GitHub by resync only")
 		return nil
 	}
+	receipt := &controllers.Receipt{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: r.Recorder}
 	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
-		controllers.RunIndex{Cache: mgr.GetCache()}, inbox)
+		controllers.RunIndex{Cache: mgr.GetCache()}, receipt)
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)
 	}

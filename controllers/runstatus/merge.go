@@ -99,6 +99,7 @@ func ApplyRun(st *castv1alpha1.CastStatus, run Run, now time.Time) Result {
 	}
 	st.RunID = run.ID
 	st.RunAttempt = attempt
+	keepJobsOf(st, attempt)
 	if run.HTMLURL != "" {
 		st.RunURL = run.HTMLURL
 	}
@@ -118,6 +119,7 @@ func ApplyRun(st *castv1alpha1.CastStatus, run Run, now time.Time) Result {
 			st.Progress = 100
 		}
 	}
+	refreshProgress(st)
 	SetProgress(st, phase, updated)
 	return Result{Applied: true, NewAttempt: newAttempt}
 }

@@ -8,7 +8,7 @@ import (
 // Results of a webhook request, the result label of receivedTotal. Each
 // request gets exactly one.
 const (
-	resultAccepted     = "accepted"     // delivered to at least one Cast
+	resultAccepted     = "accepted"     // stored in at least one Cast
 	resultIgnored      = "ignored"      // ping, other event type or action
 	resultUnmatched    = "unmatched"    // no Cast tracks the run
 	resultDuplicate    = "duplicate"    // delivery ID already handled

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,23 +13,25 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 )
 
-type discardSink struct{}
+type discardStore struct{}
 
-func (discardSink) Deliver(types.NamespacedName, runstatus.Observation) {}
+func (discardStore) Record(context.Context, types.NamespacedName, runstatus.Observation) error {
+	return nil
+}
 
 func TestNewValidatesOptions(t *testing.T) {
-	idx, sink := &fakeIndex{}, &fakeSink{}
-	if _, err := New(Options{}, idx, sink); err == nil || !strings.Contains(err.Error(), "secret") {
+	idx, store := &fakeIndex{}, &fakeStore{}
+	if _, err := New(Options{}, idx, store); err == nil || !strings.Contains(err.Error(), "secret") {
 		t.Errorf("New without a secret: %v, want an error about the secret", err)
 	}
-	if _, err := New(Options{Secret: testSecret, Path: "hooks"}, idx, sink); err == nil {
+	if _, err := New(Options{Secret: testSecret, Path: "hooks"}, idx, store); err == nil {
 		t.Error("New with a relative path succeeded")
 	}
-	if _, err := New(Options{Secret: testSecret}, nil, sink); err == nil {
+	if _, err := New(Options{Secret: testSecret}, nil, store); err == nil {
 		t.Error("New without an index succeeded")
 	}
 	secret := []byte("s3cret")
-	r, err := New(Options{Secret: secret}, idx, sink)
+	r, err := New(Options{Secret: secret}, idx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func TestSignatureMatchesGitHubsExample(t *testing.T) {
 func BenchmarkServeHTTP(b *testing.B) {
 	r, err := New(Options{Secret: testSecret}, &fakeIndex{casts: map[string][]types.NamespacedName{
 		runKey(testRepo, testRunID): {castA},
-	}}, discardSink{})
+	}}, discardStore{})
 	if err != nil {
 		b.Fatal(err)
 	}

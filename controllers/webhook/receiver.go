@@ -1,7 +1,8 @@
 // Package webhook receives GitHub's workflow_run and workflow_job webhooks
-// and hands them to the reconciler as runstatus observations. Webhooks make
-// Cast status follow a run within seconds without polling the GitHub API;
-// the receiver itself never calls GitHub and never writes status.
+// and stores them as runstatus observations in the Casts they concern.
+// Webhooks make Cast status follow a run within seconds without polling
+// the GitHub API. The receiver answers 2xx only once the news is stored
+// through the API server: GitHub never redelivers what it saw succeed.
 package webhook
 
 import (
@@ -33,13 +34,14 @@ type Index interface {
 	CastsForRun(ctx context.Context, repository string, runID int64) ([]types.NamespacedName, error)
 }
 
-// Sink receives observations for a Cast; the reconciler is the only writer
-// of status. Deliver runs on the request path, so it must not block for
-// long (queue and return), and it may see the same observation twice:
-// concurrent redeliveries of one delivery ID are not serialised, which is
-// harmless because merging an observation is idempotent.
-type Sink interface {
-	Deliver(cast types.NamespacedName, obs runstatus.Observation)
+// Store keeps observations for a Cast. Record returns nil only once the
+// observation's effect is stored durably (or was already there, or the
+// Cast is gone); it retries conflicts and a slow API server until ctx
+// ends. It may see the same observation twice (concurrent redeliveries of
+// one delivery ID are not serialised), which is harmless because merging
+// an observation is idempotent.
+type Store interface {
+	Record(ctx context.Context, cast types.NamespacedName, obs runstatus.Observation) error
 }
 
 // Options configures a Receiver. Zero values take the defaults below,
@@ -62,6 +64,9 @@ type Options struct {
 	// ShutdownTimeout bounds how long open requests may finish after the
 	// manager stops; default 10s.
 	ShutdownTimeout time.Duration
+	// StoreTimeout bounds finding and storing one delivery's news;
+	// default DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	// OnDelivery, if set, hears the repository of every verified workflow
 	// delivery, matched to a Cast or not: proof that the repository's
 	// webhook works, so its Casts need only a slow safety-net resync.
@@ -85,9 +90,11 @@ const (
 	HeaderSignature = "X-Hub-Signature-256"
 )
 
-// indexTimeout keeps a slow index from outliving GitHub's patience; GitHub
-// gives up after 10s and marks the delivery failed.
-const indexTimeout = 5 * time.Second
+// DefaultStoreTimeout bounds looking up and storing one delivery, within
+// GitHub's 10 s: past it the receiver answers 503 while GitHub still
+// listens, so the delivery shows as failed in GitHub's log (where it can be
+// redelivered by hand) and the resync covers it.
+const DefaultStoreTimeout = 8 * time.Second
 
 // Receiver is the webhook endpoint: an http.Handler for tests and custom
 // muxes, and a manager.Runnable that serves it on its own port.
@@ -95,18 +102,18 @@ type Receiver struct {
 	opts       Options
 	secret     []byte
 	index      Index
-	sink       Sink
+	store      Store
 	deliveries *cache.LRUExpireCache
 }
 
 // New checks opts so a misconfigured receiver fails at startup instead of
 // rejecting every delivery.
-func New(opts Options, index Index, sink Sink) (*Receiver, error) {
+func New(opts Options, index Index, store Store) (*Receiver, error) {
 	if len(opts.Secret) == 0 {
 		return nil, errors.New("webhook receiver: a secret is required to verify X-Hub-Signature-256")
 	}
-	if index == nil || sink == nil {
-		return nil, errors.New("webhook receiver: index and sink are required")
+	if index == nil || store == nil {
+		return nil, errors.New("webhook receiver: index and store are required")
 	}
 	if opts.Path == "" {
 		opts.Path = DefaultPath
@@ -126,6 +133,9 @@ func New(opts Options, index Index, sink Sink) (*Receiver, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = DefaultStoreTimeout
+	}
 	// Keep a private copy so neither the caller nor a printed Options value
 	// can change or reveal the secret later.
 	secret := slices.Clone(opts.Secret)
@@ -134,7 +144,7 @@ func New(opts Options, index Index, sink Sink) (*Receiver, error) {
 		opts:       opts,
 		secret:     secret,
 		index:      index,
-		sink:       sink,
+		store:      store,
 		deliveries: cache.NewLRUExpireCache(opts.MaxDeliveries),
 	}, nil
 }
@@ -257,7 +267,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 		r.opts.OnDelivery(ev.Repository)
 	}
 
-	ctx, cancel := context.WithTimeout(req.Context(), indexTimeout)
+	ctx, cancel := context.WithTimeout(req.Context(), r.opts.StoreTimeout)
 	defer cancel()
 	casts, err := r.index.CastsForRun(ctx, ev.Repository, ev.RunID)
 	if err != nil {
@@ -270,8 +280,12 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 		return outcome{code: http.StatusAccepted, result: resultUnmatched,
 			msg: fmt.Sprintf("no cast tracks run %d of %s", ev.RunID, ev.Repository), keys: keys}
 	}
-	for _, c := range casts {
-		r.sink.Deliver(c, cloneObservation(ev.Observation))
+	for i, c := range casts {
+		if err := r.store.Record(ctx, c, cloneObservation(ev.Observation)); err != nil {
+			return outcome{code: http.StatusServiceUnavailable, result: resultError,
+				msg: fmt.Sprintf("storing the delivery failed (%d of %d casts stored), redeliver later", i, len(casts)),
+				err: err, keys: append(keys, "cast", c)}
+		}
 	}
 	// Remember only what had an effect; failed and ignored deliveries stay
 	// redeliverable.
@@ -279,7 +293,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 		r.deliveries.Add(delivery, struct{}{}, r.opts.DeliveryTTL)
 	}
 	return outcome{code: http.StatusAccepted, result: resultAccepted,
-		msg: fmt.Sprintf("delivered to %d cast(s)", len(casts)), keys: append(keys, "casts", len(casts))}
+		msg: fmt.Sprintf("stored in %d cast(s)", len(casts)), keys: append(keys, "casts", len(casts))}
 }
 
 // cloneObservation gives each Cast its own copy, so no two reconciles share

@@ -56,18 +56,39 @@ type delivery struct {
 	obs  runstatus.Observation
 }
 
-type fakeSink struct {
-	mu  sync.Mutex
-	got []delivery
+// fakeStore stands in for the API server behind Receipt (tested on envtest
+// in package controllers): it records, fails, or hangs until the deadline.
+type fakeStore struct {
+	mu   sync.Mutex
+	got  []delivery
+	err  error
+	hang bool
 }
 
-func (f *fakeSink) Deliver(cast types.NamespacedName, obs runstatus.Observation) {
+func (f *fakeStore) Record(ctx context.Context, cast types.NamespacedName, obs runstatus.Observation) error {
+	f.mu.Lock()
+	err, hang := f.err, f.hang
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.got = append(f.got, delivery{cast, obs})
+	return nil
 }
 
-func (f *fakeSink) deliveries() []delivery {
+func (f *fakeStore) set(err error, hang bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err, f.hang = err, hang
+}
+
+func (f *fakeStore) deliveries() []delivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]delivery(nil), f.got...)
@@ -82,7 +103,7 @@ type harness struct {
 	r     *Receiver
 	srv   *httptest.Server
 	index *fakeIndex
-	sink  *fakeSink
+	store *fakeStore
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -94,9 +115,9 @@ func newHarness(t *testing.T, opts Options) *harness {
 		index: &fakeIndex{casts: map[string][]types.NamespacedName{
 			runKey(testRepo, testRunID): {castA, castB},
 		}},
-		sink: &fakeSink{},
+		store: &fakeStore{},
 	}
-	r, err := New(opts, h.index, h.sink)
+	r, err := New(opts, h.index, h.store)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -208,7 +229,7 @@ func TestServeHTTP(t *testing.T) {
 		{name: "unmatched run", req: request{event: EventWorkflowRun, body: readTestdata(t, "workflow_run.requested.action_required.json")},
 			wantCode: 202, wantBody: "no cast tracks run 9100200999 of spell-platform/spellbook", wantResult: resultUnmatched},
 		{name: "matched run", req: request{event: EventWorkflowRun, body: runCompleted},
-			wantCode: 202, wantBody: "delivered to 2 cast(s)", wantResult: resultAccepted},
+			wantCode: 202, wantBody: "stored in 2 cast(s)", wantResult: resultAccepted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,8 +252,8 @@ func TestServeHTTP(t *testing.T) {
 			if got := counter(t, event, tt.wantResult) - before; got != 1 {
 				t.Errorf("%s{event=%q,result=%q} grew by %v, want 1", "cast_operator_webhooks_received_total", event, tt.wantResult, got)
 			}
-			if tt.wantResult != resultAccepted && len(h.sink.deliveries()) != 0 {
-				t.Errorf("sink got %v, want nothing", h.sink.deliveries())
+			if tt.wantResult != resultAccepted && len(h.store.deliveries()) != 0 {
+				t.Errorf("store got %v, want nothing", h.store.deliveries())
 			}
 		})
 	}
@@ -248,7 +269,7 @@ func TestMatchedRunReachesEveryCast(t *testing.T) {
 	if code, body, _ := h.do(t, request{event: EventWorkflowJob, delivery: "d-job", body: payload}); code != 202 {
 		t.Fatalf("got %d %q, want 202", code, body)
 	}
-	got := h.sink.deliveries()
+	got := h.store.deliveries()
 	if len(got) != 2 || got[0].cast != castA || got[1].cast != castB {
 		t.Fatalf("delivered to %v, want %v and %v", got, castA, castB)
 	}
@@ -274,8 +295,8 @@ func TestDuplicateDeliveryHandledOnce(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "duplicate") {
 		t.Errorf("redelivery: %d %q, want 200 duplicate", code, body)
 	}
-	if n := len(h.sink.deliveries()); n != 2 { // once per Cast
-		t.Errorf("sink called %d times, want 2 (one delivery to two Casts)", n)
+	if n := len(h.store.deliveries()); n != 2 { // once per Cast
+		t.Errorf("store called %d times, want 2 (one delivery to two Casts)", n)
 	}
 	if got := counter(t, EventWorkflowRun, resultDuplicate) - before; got != 1 {
 		t.Errorf("duplicate counter grew by %v, want 1", got)
@@ -302,30 +323,30 @@ func TestFailedDeliveryCanBeRedelivered(t *testing.T) {
 	if got := counter(t, EventWorkflowRun, resultError) - before; got != 1 {
 		t.Errorf("error counter grew by %v, want 1", got)
 	}
-	if n := len(h.sink.deliveries()); n != 0 {
-		t.Fatalf("sink called %d times after a failure", n)
+	if n := len(h.store.deliveries()); n != 0 {
+		t.Fatalf("store called %d times after a failure", n)
 	}
 	h.index.setErr(nil)
 	if code, body, _ := h.do(t, rq); code != 202 {
 		t.Fatalf("redelivery: %d %q, want 202 (not a duplicate)", code, body)
 	}
-	if n := len(h.sink.deliveries()); n != 2 {
-		t.Errorf("sink called %d times after redelivery, want 2", n)
+	if n := len(h.store.deliveries()); n != 2 {
+		t.Errorf("store called %d times after redelivery, want 2", n)
 	}
 }
 
 func TestUnmatchedDeliveryIsNotRemembered(t *testing.T) {
 	h := newHarness(t, Options{})
 	rq := request{event: EventWorkflowRun, delivery: "d-early", body: readTestdata(t, "workflow_run.requested.action_required.json")}
-	if code, _, _ := h.do(t, rq); code != 202 || len(h.sink.deliveries()) != 0 {
-		t.Fatalf("got %d and %d deliveries, want 202 and none", code, len(h.sink.deliveries()))
+	if code, _, _ := h.do(t, rq); code != 202 || len(h.store.deliveries()) != 0 {
+		t.Fatalf("got %d and %d deliveries, want 202 and none", code, len(h.store.deliveries()))
 	}
 	// The Cast records the run ID after the webhook arrived; GitHub redelivers.
 	h.index.mu.Lock()
 	h.index.casts[runKey(testRepo, 9100200999)] = []types.NamespacedName{castA}
 	h.index.mu.Unlock()
-	if code, body, _ := h.do(t, rq); code != 202 || !strings.Contains(body, "delivered to 1") {
-		t.Errorf("redelivery: %d %q, want delivered to 1", code, body)
+	if code, body, _ := h.do(t, rq); code != 202 || !strings.Contains(body, "stored in 1") {
+		t.Errorf("redelivery: %d %q, want stored in 1", code, body)
 	}
 }
 
@@ -348,8 +369,8 @@ func TestUnsignedRequestsNeverReachIndexOrSink(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.do(t, request{event: EventWorkflowRun, body: readTestdata(t, "workflow_run.completed.json"), signature: ptr("sha256=" + strings.Repeat("0", 64))})
 	h.do(t, request{event: EventWorkflowRun, body: readTestdata(t, "workflow_run.completed.json"), signature: ptr("")})
-	if h.index.calls != 0 || len(h.sink.deliveries()) != 0 {
-		t.Errorf("index called %d times, sink %d times; want neither", h.index.calls, len(h.sink.deliveries()))
+	if h.index.calls != 0 || len(h.store.deliveries()) != 0 {
+		t.Errorf("index called %d times, sink %d times; want neither", h.index.calls, len(h.store.deliveries()))
 	}
 }
 
@@ -367,5 +388,39 @@ func TestFormEncodedHookIsRejected(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("got %d, want 415", resp.StatusCode)
+	}
+}
+
+// A 2xx means stored: news the store could not keep gets a 503 GitHub shows
+// in its delivery log, and stays redeliverable.
+func TestUnstoredDeliveryIsNotAcknowledged(t *testing.T) {
+	h := newHarness(t, Options{StoreTimeout: 300 * time.Millisecond})
+	rq := request{event: EventWorkflowRun, delivery: "d-unstored", body: readTestdata(t, "workflow_run.completed.json")}
+	for _, tt := range []struct {
+		name string
+		err  error
+		hang bool
+	}{
+		{"the API server refuses", errors.New("etcdserver: request timed out"), false},
+		{"the API server is slower than GitHub's patience", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.store.set(tt.err, tt.hang)
+			start := time.Now()
+			code, body, _ := h.do(t, rq)
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, "storing the delivery failed") {
+				t.Errorf("got %d %q, want 503 storing the delivery failed", code, body)
+			}
+			if strings.Contains(body, "etcdserver") {
+				t.Errorf("body %q leaks the internal error", body)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("answered after %v, past the store timeout of 300ms", took)
+			}
+		})
+	}
+	h.store.set(nil, false)
+	if code, body, _ := h.do(t, rq); code != http.StatusAccepted || !strings.Contains(body, "stored in 2 cast(s)") {
+		t.Errorf("redelivery once the store works: %d %q, want 202 stored in 2 cast(s)", code, body)
 	}
 }

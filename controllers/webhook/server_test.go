@@ -17,7 +17,7 @@ import (
 func newTestReceiver(t *testing.T, opts Options) *Receiver {
 	t.Helper()
 	opts.Secret = testSecret
-	r, err := New(opts, &fakeIndex{casts: map[string][]types.NamespacedName{}}, &fakeSink{})
+	r, err := New(opts, &fakeIndex{casts: map[string][]types.NamespacedName{}}, &fakeStore{})
 	if err != nil {
 		t.Fatal(err)
 	}

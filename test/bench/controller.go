@@ -201,7 +201,7 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 					t := time.Now()
 					code, body, err := post(hc, url, d, seq.Add(1))
 					lat.record(time.Since(t))
-					if err == nil && code == http.StatusAccepted && strings.Contains(body, "delivered to 1 cast") {
+					if err == nil && code == http.StatusAccepted && strings.Contains(body, "stored in 1 cast") {
 						break
 					}
 					if attempt >= 20 {

@@ -154,7 +154,7 @@ const method = `
   to the read of the matching event by the *last* client, both stamped in the bench process; a read before its POST
   started counts as negative and fails the row. The streamer coalesces per Cast (latest state wins), so a client that
   reads a Cast's event for a later delivery has seen that Cast's earlier ones too. Completeness: every client must see
-  every delivery within 15 s of the last POST, every POST must be answered 202 "delivered to 1 cast(s)", and no stream
+  every delivery within 15 s of the last POST, every POST must be answered 202 "stored in 1 cast(s)", and no stream
   may drop; anything less fails. The baseline is one client-go watch of the same namespace straight to
   kube-apiserver, timed against the same POSTs: it is the controller's and kube-apiserver's share of the latency, and the
   rows give the clients' p99 as a multiple of it. CPU seconds of the controller, streamer, kube-apiserver and the bench

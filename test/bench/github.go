@@ -257,7 +257,7 @@ func (e *ghEnv) send(ctx context.Context, ds []delivery, senders int) int {
 func (e *ghEnv) deliver(ctx context.Context, hc *http.Client, d delivery) bool {
 	for range 100 {
 		code, body, err := post(hc, e.hookURL, d, e.seq.Add(1))
-		if err == nil && code == http.StatusAccepted && strings.Contains(body, "delivered to 1 cast") {
+		if err == nil && code == http.StatusAccepted && strings.Contains(body, "stored in 1 cast") {
 			return true
 		}
 		select {

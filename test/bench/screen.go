@@ -257,7 +257,7 @@ func (w *screenWindow) send(hc *http.Client, url string, i int, body []byte) {
 	w.start[i].Store(t.UnixNano())
 	code, resp, err := post(hc, url, delivery{event: "workflow_job", body: body}, int64(2<<40+w.seqBase+i))
 	w.hooks.record(time.Since(t))
-	if err != nil || code != http.StatusAccepted || !strings.Contains(resp, "delivered to 1 cast") {
+	if err != nil || code != http.StatusAccepted || !strings.Contains(resp, "stored in 1 cast") {
 		w.hookFailed.Add(1)
 	}
 }

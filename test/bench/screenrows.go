@@ -11,7 +11,7 @@ type screenResult struct {
 	deliveries, complete      int // POSTed; seen by every client
 	partial                   int // seen by some clients only
 	lat, hooks                summary
-	hookFailed                int // POSTs not answered 202 "delivered to 1 cast"
+	hookFailed                int // POSTs not answered 202 "stored in 1 cast"
 	negative, mismatched      int
 	dropped                   int // streams that ended during the window
 	sent, took                time.Duration

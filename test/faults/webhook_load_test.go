@@ -82,7 +82,7 @@ var _ = Describe("Webhooks at load", Label("controller", "webhooks"), func() {
 						Expect(err).NotTo(HaveOccurred())
 						mu.Lock()
 						switch {
-						case code == http.StatusAccepted && strings.HasPrefix(body, "delivered to 1 cast"):
+						case code == http.StatusAccepted && strings.HasPrefix(body, "stored in 1 cast"):
 							accepted.Add(1)
 						case code == http.StatusOK && strings.HasPrefix(body, "duplicate delivery"):
 							duplicates.Add(1)

@@ -31,8 +31,9 @@ type call struct {
 }
 
 // castAPI runs the stages every Cast endpoint goes through, each answering the
-// caller itself when it refuses: parse (400) → authenticate (401) → admit
-// (429) → authorize (403) → ready (503) → serve.
+// caller itself when it refuses: parse (400) → authenticate (401, or 429
+// for a token it does not know from an address that sent too many bad
+// ones) → admit (429) → authorize (403) → ready (503) → serve.
 func (s *Server) castAPI(serve func(http.ResponseWriter, *http.Request, call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := parseRequest(r)
@@ -58,17 +59,20 @@ func (s *Server) identified(serve func(http.ResponseWriter, *http.Request, auth.
 	})
 }
 
-// authenticate finds who is calling. Callers without a valid token are
-// admitted per client address before their token costs a TokenReview, so
-// bad tokens cannot flood it.
+// authenticate finds who is calling. A token the authenticator has seen
+// accepted goes straight to it. Any other token (made up, expired, or
+// new to this replica) is first admitted per client address, and each
+// rejection costs that address budget, so bad tokens cannot flood
+// TokenReview, yet cannot lock out valid users who share the address
+// (an office NAT, an ingress, a stale browser tab next to a fresh one).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
-	ip := admission.ClientIP(r)
+	ip := s.clientIP(r)
 	token, _, ok := auth.TokenFrom(r)
 	if !ok {
 		s.unauthenticated(w, r, ip, "no bearer token or session cookie")
 		return auth.Identity{}, false
 	}
-	if !s.limiter.IPAllowsAttempt(ip) {
+	if !s.authn.Known(token) && !s.limiter.IPAllowsAttempt(ip) {
 		s.tooMany(w, r, s.limiter.IPRetryAfter(ip), "too many requests without a valid token from this address")
 		return auth.Identity{}, false
 	}
@@ -78,6 +82,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 		warmingUp(w)
 		return id, false
 	case errors.Is(err, auth.ErrUnauthenticated):
+		s.authn.Forget(token)
 		s.unauthenticated(w, r, ip, "token not accepted: invalid, expired or for another audience")
 		return id, false
 	case err != nil:
@@ -86,6 +91,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 		return id, false
 	}
 	return id, true
+}
+
+// clientIP is the address per-address limits and log lines use: the
+// peer, or the client behind it when the peer is a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	return admission.ClientIPBehind(r, s.opts.TrustedProxies)
+}
+
+// https reports whether the client's own request was HTTPS: to this
+// streamer, or to a trusted proxy in front of it that terminated TLS.
+func (s *Server) https(r *http.Request) bool {
+	return r.TLS != nil || admission.ForwardedHTTPS(r, s.opts.TrustedProxies)
 }
 
 // admit holds each user to their request rate.
@@ -109,7 +126,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, ip, why
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, after time.Duration, why string) {
 	secs := max(int((after+time.Second-1)/time.Second), 1)
 	requestsRefused.WithLabelValues(reasonRateLimited).Inc()
-	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", admission.ClientIP(r), "path", r.URL.Path)
+	logf.FromContext(r.Context()).Info("request refused", "reason", reasonRateLimited, "ip", s.clientIP(r), "path", r.URL.Path)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	httpserve.WriteText(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", why, secs))
 }
@@ -156,7 +173,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id auth.Ident
 	case errors.Is(err, auth.ErrForbidden):
 		requestsRefused.WithLabelValues(reasonForbidden).Inc()
 		logf.FromContext(r.Context()).Info("request refused", "reason", reasonForbidden, "user", id.User.GetName(),
-			"ip", admission.ClientIP(r), "scope", scopeString(req.scope))
+			"ip", s.clientIP(r), "scope", scopeString(req.scope))
 		httpserve.WriteText(w, http.StatusForbidden, err.Error())
 	default:
 		logf.FromContext(r.Context()).Error(err, "access review failed", "user", id.User.GetName())
@@ -246,13 +263,13 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimSpace(in.Token)
 	r.Header.Set("Authorization", "Bearer "+token)
 	s.identified(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
-		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.tls()))
+		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.https(r)))
 		s.writeIdentity(w, id)
 	}).ServeHTTP(w, r)
 }
 
-func (s *Server) deleteSession(w http.ResponseWriter, _ *http.Request) {
-	http.SetCookie(w, auth.ClearSessionCookie(s.tls()))
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, auth.ClearSessionCookie(s.https(r)))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -1,6 +1,7 @@
 package streamer
 
 import (
+	"net/netip"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -41,6 +42,14 @@ type Options struct {
 	// than the streamer's own that may call it with credentials; empty
 	// keeps CORS closed.
 	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (ingress, load balancer)
+	// whose X-Forwarded-For and X-Forwarded-Proto are believed: from a
+	// peer inside them, the client is the right-most X-Forwarded-For
+	// address that is not itself a trusted proxy, and the request was
+	// HTTPS if X-Forwarded-Proto says so. Per-address limits and log
+	// lines then see that client, and session cookies are Secure. Empty
+	// trusts nobody: forwarding headers change nothing.
+	TrustedProxies []netip.Prefix
 	// Clock tells token expiry apart from wall time in tests; nil means
 	// real time.
 	Clock clock.PassiveClock

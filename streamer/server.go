@@ -117,7 +117,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 
-	log.Info("streamer listening", "address", ln.Addr().String(), "tls", s.tls())
+	log.Info("streamer listening", "address", ln.Addr().String(), "tls", s.tls(), "trustedProxies", s.opts.TrustedProxies)
 	var err error
 	if s.tls() {
 		err = srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)

@@ -16,7 +16,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spell-platform/cast-operator/internal/httpserve"
-	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
 	"github.com/spell-platform/cast-operator/streamer/sse"
@@ -210,7 +209,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 	w.WriteHeader(http.StatusOK)
 
 	openStreams.Inc()
-	keys := []any{"user", user, "ip", admission.ClientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
+	keys := []any{"user", user, "ip", s.clientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
 	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
 	ls := &liveStream{sub: sub, init: init, single: single, id: id, release: release, log: log, keys: keys, start: time.Now(),
 		sw: &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}}

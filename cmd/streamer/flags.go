@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/streamer/admission"
 )
 
 // Flags configure the streamer's server; dev binds them too.
@@ -18,6 +19,7 @@ type Flags struct {
 	opts          streamer.Options
 	audiences     string
 	origins       string
+	proxies       string
 	userPerMinute int
 	ipPerMinute   int
 }
@@ -35,9 +37,10 @@ func (f *Flags) Bind(fs *flag.FlagSet, bindDefault string) {
 	fs.IntVar(&o.MaxStreamsPerUser, "max-streams-per-user", streamer.DefaultMaxStreamsPerUser, "open streams allowed per identity")
 	fs.IntVar(&o.MaxTombstones, "max-tombstones", 10000, "deletions remembered so reconnecting clients learn of them")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins (https://dash.example.com) allowed to call the API with credentials; empty keeps CORS closed")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, for per-address limits, logs and Secure cookies; empty trusts none")
 	fs.StringVar(&f.audiences, "token-audiences", "", "comma-separated token audiences accepted; empty means the API server's own")
 	fs.IntVar(&f.userPerMinute, "user-requests-per-minute", streamer.DefaultUserPerMinute, "new requests allowed per identity per minute")
-	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client IP per minute")
+	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client address per minute; tokens the streamer has seen accepted are never counted or refused by it")
 }
 
 func (f *Flags) options() (streamer.Options, error) {
@@ -45,11 +48,23 @@ func (f *Flags) options() (streamer.Options, error) {
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return o, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
 	}
+	proxies, err := admission.ParseTrustedProxies(splitList(f.proxies))
+	if err != nil {
+		return o, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	o.TrustedProxies = proxies
 	o.Audiences = splitList(f.audiences)
 	o.AllowedOrigins = splitList(f.origins)
 	o.UserRate = rate.Limit(f.userPerMinute) / 60
 	o.IPRate = rate.Limit(f.ipPerMinute) / 60
 	return o, nil
+}
+
+// Validate checks the flags' values, so a bad one stops the command
+// before it connects anywhere.
+func (f *Flags) Validate() error {
+	_, err := f.options()
+	return err
 }
 
 // BindAddress is the address given by --bind-address, for dev's start-up

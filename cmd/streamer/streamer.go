@@ -30,6 +30,9 @@ func Run(args []string, out io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if err := sf.Validate(); err != nil {
+		return err
+	}
 	cfg, err := config.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)

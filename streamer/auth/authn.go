@@ -84,6 +84,7 @@ type AuthenticatorOptions struct {
 type Authenticator struct {
 	tokens    authenticator.Token
 	audiences authenticator.Audiences
+	known     *knownTokens
 	now       func() time.Time
 }
 
@@ -116,14 +117,13 @@ func NewAuthenticator(opts AuthenticatorOptions) (*Authenticator, error) {
 	// Errors (outages) are not cached: the next request asks again.
 	reviews := gated{next: rejectionsAreAnswers{reviewer}, gate: newGate(opts.MaxConcurrentReviews)}
 	cached := tokencache.New(reviews, false, opts.CacheTTL, min(failureCacheTTL, opts.CacheTTL))
-	return &Authenticator{tokens: cached, audiences: auds, now: time.Now}, nil
+	return &Authenticator{tokens: cached, audiences: auds, known: newKnownTokens(), now: time.Now}, nil
 }
 
 // Authenticate checks a bearer token. Errors: ErrUnauthenticated (wrapped)
 // for any token the API server rejects; a different error (wrapped) when
 // the API server could not be asked (the caller answers 503).
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Identity, error) {
-	log := logf.FromContext(ctx).WithName("auth")
 	if token == "" {
 		recordDecision(stageAuthn, resultDenied)
 		return Identity{}, fmt.Errorf("%w: empty token", ErrUnauthenticated)
@@ -131,6 +131,32 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Identit
 	if len(a.audiences) > 0 {
 		ctx = authenticator.WithAudiences(ctx, a.audiences)
 	}
+	id, err := a.authenticate(ctx, token)
+	if err == nil {
+		a.known.remember(token, a.now(), id.ExpiresAt)
+	}
+	return id, err
+}
+
+// Known reports whether this authenticator accepted token within the
+// last hour, it has not expired, and nobody called Forget on it since.
+// It is no authentication, and costs no API call: it lets the caller
+// spare tokens it has seen work from the per-address limit that
+// protects TokenReview from made-up ones. Known tokens still go through
+// Authenticate.
+func (a *Authenticator) Known(token string) bool {
+	return token != "" && a.known.known(token)
+}
+
+// Forget makes a token unknown again, for the caller to call once it
+// takes a rejection as final. (The authenticator cannot tell: during an
+// API server's warm-up after an outage, valid tokens are rejected too.)
+func (a *Authenticator) Forget(token string) {
+	a.known.forget(token)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, token string) (Identity, error) {
+	log := logf.FromContext(ctx).WithName("auth")
 	resp, ok, err := a.tokens.AuthenticateToken(ctx, token)
 	switch {
 	case err != nil:

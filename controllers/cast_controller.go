@@ -1,6 +1,6 @@
-// Package controllers holds the Cast reconciler and what feeds it: the run
-// index, and the webhook receipt that stores GitHub's news in Cast status
-// from any replica before the receiver answers.
+// Package controllers holds the Cast reconciler, the only writer of
+// Cast.status, and what feeds it: the run index, and the webhook journal's
+// feed and inbox.
 package controllers
 
 import (
@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/util/workqueue"
@@ -21,9 +22,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
@@ -39,6 +43,9 @@ type CastReconciler struct {
 	client.Client
 	// GitHub builds API clients with the operator's or the Cast's token.
 	GitHub *ghapi.Clients
+	// Inbox brings webhook observations from the journal; the reconciler
+	// drains it, and tells it once they are in status.
+	Inbox *Inbox
 	// Recorder emits the Events `kubectl describe cast` shows.
 	Recorder recorder.EventRecorder
 	// Clock is injected so time-based logic is testable; nil means real time.
@@ -69,9 +76,8 @@ type CastReconciler struct {
 	// not yet sent; after a restart the map is empty, so the reconciler
 	// first looks for a run it may have dispatched.
 	intents map[types.UID]bool
-	// news is, per Cast, when it last had news (a webhook stored by any
-	// replica, or a resync) and the mark of the news status held then.
-	news map[types.UID]newsState
+	// lastNews is when each Cast last had an accepted observation or resync.
+	lastNews map[types.UID]time.Time
 	// active shares repository listings among resyncs.
 	active *activeRuns
 	// postponed holds resyncs the budget or a credential problem put off.
@@ -85,6 +91,7 @@ type CastReconciler struct {
 // +kubebuilder:rbac:groups=spell.dev,resources=casts/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=configmaps,verbs=get;list;watch;create;delete
 
 // Reconcile reads the Cast, handles deletion and the finalizer, lets
 // reconcile move the status in memory, and writes the status once, as a
@@ -96,6 +103,10 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	// the controller's allocations, and so of its GC work.
 	base := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, base, client.UnsafeDisableDeepCopy); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Gone: the news stored for it has nothing left to update.
+			r.Inbox.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	cast := base.DeepCopy()
@@ -109,23 +120,31 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		base = cast.DeepCopy()
 	}
 
-	r.noticeNews(cast, r.now())
+	news := r.Inbox.Take(req.NamespacedName)
 	defer func() {
 		if statusUnchanged(&base.Status, &cast.Status) {
+			r.Inbox.Applied(news)
 			return
 		}
-		// The optimistic lock turns a concurrent writer (a replica storing
-		// a webhook) into a conflict and a retry, never a lost status.
+		// The optimistic lock turns a concurrent writer into a conflict and a
+		// retry, never a silently lost status.
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, cast, patch); err != nil {
+			// What webhooks said stays in the journal and the inbox for the
+			// retry, unless the Cast is gone: nothing is left to update.
+			if apierrors.IsNotFound(err) {
+				r.Inbox.Applied(news)
+			} else {
+				r.Inbox.Return(req.NamespacedName, news)
+			}
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
 			return
 		}
-		r.wrote(cast)
+		r.Inbox.Applied(news)
 		recordTransition(r.Recorder, cast, base.Status)
 	}()
 
-	return r.reconcile(ctx, cast)
+	return r.reconcile(ctx, cast, news)
 }
 
 // statusUnchanged: most looks at an idle Cast change nothing, and the
@@ -138,12 +157,20 @@ func statusUnchanged(a, b *castv1alpha1.CastStatus) bool {
 	return reflect.DeepEqual(a, b) || equality.Semantic.DeepEqual(a, b)
 }
 
-// reconcile moves the Cast's status forward in memory; webhook news is
-// already in it (Receipt stored it). The only API writes it causes are
-// GitHub's.
-func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast) (ctrl.Result, error) {
+// reconcile moves the Cast's status forward in memory, given the webhook
+// news taken from the inbox; the only API writes it causes are GitHub's.
+func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast, news News) (ctrl.Result, error) {
 	now := r.now()
 	initStatus(cast, now)
+
+	for _, run := range news.Runs {
+		r.applyRun(ctx, cast, run, now)
+	}
+	for _, job := range news.Jobs {
+		if runstatus.ApplyJob(&cast.Status, job) {
+			r.touch(cast, now)
+		}
+	}
 
 	gh, ghErr := r.GitHub.For(ctx, cast)
 	if ae, ok := ghapi.AccessProblem(ghErr); ok {
@@ -181,6 +208,17 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast)
 	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
 }
 
+// applyRun merges one run snapshot and reports whether it changed status.
+func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, run runstatus.Run, now time.Time) bool {
+	res := runstatus.ApplyRun(&cast.Status, run, now)
+	if !res.Applied {
+		logf.FromContext(ctx).V(1).Info("run observation ignored", "run", run.ID, "status", run.Status, "reason", res.Reason)
+		return false
+	}
+	r.touch(cast, now)
+	return true
+}
+
 func (r *CastReconciler) now() time.Time {
 	if r.Clock == nil {
 		return time.Now()
@@ -188,10 +226,8 @@ func (r *CastReconciler) now() time.Time {
 	return r.Clock.Now()
 }
 
-// SetupWithManager registers the reconciler and the run index. Spec
-// changes trigger it, and so do status changes, which is how the leader
-// hears webhook news any replica stored (its own writes cost one look that
-// changes nothing); metadata-only updates do not.
+// SetupWithManager registers the reconciler, the run index and the inbox.
+// Status-only updates do not trigger it: it wrote them itself.
 func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := addRunIndex(context.Background(), mgr.GetCache()); err != nil {
 		return err
@@ -199,7 +235,8 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setDefaults()
 	registerPhaseMetrics(mgr.GetCache())
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, statusChanged))).
+		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Channel(r.Inbox.Source(), &handler.EnqueueRequestForObject{})).
 		Named("cast").
 		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval),
 			LogConstructor: requestLoggers(mgr.GetLogger())}).
@@ -234,6 +271,9 @@ const (
 )
 
 func (r *CastReconciler) setDefaults() {
+	if r.Inbox == nil {
+		r.Inbox = NewInbox()
+	}
 	if r.GitHub == nil {
 		r.GitHub = ghapi.NewClients(ghapi.Options{}, r.Client)
 	}
@@ -256,7 +296,7 @@ func (r *CastReconciler) setDefaults() {
 		r.CompletionGrace = DefaultCompletionGrace
 	}
 	r.intents = map[types.UID]bool{}
-	r.news = map[types.UID]newsState{}
+	r.lastNews = map[types.UID]time.Time{}
 	r.active = newActiveRuns()
 	r.postponed = map[types.UID]time.Time{}
 	r.owedJobs = map[types.UID]bool{}

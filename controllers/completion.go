@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
@@ -58,6 +59,7 @@ func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, 
 		}
 	}
 	runstatus.Conclude(st, msg, cast.Generation, now)
+	r.Inbox.Forget(client.ObjectKeyFromObject(cast))
 	r.forget(cast)
 	return ctrl.Result{}, nil
 }
@@ -80,7 +82,7 @@ func (r *CastReconciler) collectResults(ctx context.Context, cast *castv1alpha1.
 func (r *CastReconciler) forget(cast *castv1alpha1.Cast) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.news, cast.UID)
+	delete(r.lastNews, cast.UID)
 	delete(r.postponed, cast.UID)
 	delete(r.owedJobs, cast.UID)
 	delete(r.intents, cast.UID)

@@ -41,6 +41,7 @@ func (r *CastReconciler) finalize(ctx context.Context, cast *castv1alpha1.Cast) 
 	if err := r.Update(ctx, cast); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("removing finalizer: %w", err))
 	}
+	r.Inbox.Forget(client.ObjectKeyFromObject(cast))
 	r.forget(cast)
 	return ctrl.Result{}, nil
 }

@@ -17,9 +17,7 @@ import (
 func (r *CastReconciler) touch(cast *castv1alpha1.Cast, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.news[cast.UID]
-	n.at = now
-	r.news[cast.UID] = n
+	r.lastNews[cast.UID] = now
 }
 
 // postponeResync puts the Cast's next resync off until at, when the
@@ -52,8 +50,8 @@ func (r *CastReconciler) resyncDue(cast *castv1alpha1.Cast, now time.Time) bool 
 		}
 		delete(r.postponed, cast.UID)
 	}
-	last := r.news[cast.UID].at
-	return last.IsZero() || now.Sub(last) >= interval
+	last, ok := r.lastNews[cast.UID]
+	return !ok || now.Sub(last) >= interval
 }
 
 // nextWake is when a running Cast needs another look without any event:
@@ -61,7 +59,7 @@ func (r *CastReconciler) resyncDue(cast *castv1alpha1.Cast, now time.Time) bool 
 func (r *CastReconciler) nextWake(cast *castv1alpha1.Cast, now time.Time) time.Duration {
 	w := wakeInputs{Now: now, Interval: wait.Jitter(r.resyncInterval(cast), 0.1)}
 	r.mu.Lock()
-	w.LastNews = r.news[cast.UID].at
+	w.LastNews = r.lastNews[cast.UID]
 	w.Postponed = r.postponed[cast.UID]
 	r.mu.Unlock()
 	w.Deadline, _ = timeoutDeadline(cast)

@@ -15,6 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -27,6 +28,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/journal"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/test/ghapitest"
@@ -95,6 +97,10 @@ type managerOptions struct {
 	namespace string
 }
 
+// journalNamespace holds the webhook journal of every manager the suite
+// starts, so a restarted one replays what its predecessor left.
+const journalNamespace = "default"
+
 // startManager runs a fresh controller process: new manager, new reconciler
 // with empty memory, new webhook receiver on a new loopback port.
 func startManager() { startManagerWith(managerOptions{}) }
@@ -107,7 +113,8 @@ func startManagerWith(o managerOptions) {
 	activity := NewWebhookActivity(cmp.Or(o.webhookResync, testResync))
 	// The controller command's own cache transform, so every spec runs
 	// against Casts as the controller caches them.
-	cacheOpts := cache.Options{DefaultTransform: CacheTransform()}
+	cacheOpts := cache.Options{DefaultTransform: CacheTransform(),
+		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: JournalCache(journalNamespace)}}
 	if o.namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.namespace: {}}
 	}
@@ -119,7 +126,9 @@ func startManagerWith(o managerOptions) {
 		Controller: controllerConfig(),
 	})
 	Expect(err).NotTo(HaveOccurred())
+	inbox := NewInbox()
 	r := &CastReconciler{
+		Inbox:                 inbox,
 		Client:                mgr.GetClient(),
 		GitHub:                ghapi.NewClients(o.github, mgr.GetAPIReader()),
 		Activity:              activity,
@@ -131,8 +140,10 @@ func startManagerWith(o managerOptions) {
 		CompletionGrace:       3 * time.Second,
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()},
-		&Receipt{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: r.Recorder})
+	writer := journal.NewWriter(mgr.GetClient(), journalNamespace)
+	Expect(mgr.Add(writer)).To(Succeed())
+	Expect(mgr.Add(&JournalFeed{Cache: mgr.GetCache(), Client: mgr.GetClient(), Namespace: journalNamespace, Inbox: inbox, Activity: activity})).To(Succeed())
+	recv, err := webhook.New(webhook.Options{Secret: []byte(webhookSecret), OnDelivery: activity.Heard}, RunIndex{Cache: mgr.GetCache()}, writer)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/spell-platform/cast-operator/cmd/internal/cli"
-	"github.com/spell-platform/cast-operator/controllers"
 )
 
 // Run is the controller command: it reconciles Casts in the cluster of
@@ -42,7 +41,7 @@ func Run(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := cli.NewManager(cfg, &mf, lf, Cache)
+	mgr, err := cli.NewManager(cfg, &mf, lf, cf.Cache)
 	if err != nil {
 		return err
 	}
@@ -50,10 +49,4 @@ func Run(args []string, out io.Writer) error {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
-}
-
-// Cache keeps whole Casts (the reconciler reads and updates them), without
-// managedFields, sharing the strings and label maps they repeat.
-func Cache(o *ctrl.Options) {
-	o.Cache.DefaultTransform = controllers.CacheTransform()
 }

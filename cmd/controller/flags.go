@@ -10,10 +10,15 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/spell-platform/cast-operator/controllers"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
+	"github.com/spell-platform/cast-operator/controllers/journal"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
@@ -27,6 +32,7 @@ type Flags struct {
 	writeInterval     time.Duration
 	webhookAddr       string
 	webhookSecretFile string
+	journalNamespace  string
 	resyncInterval    time.Duration
 	webhookResync     time.Duration
 	rates             ratesFlag
@@ -43,6 +49,7 @@ func (f *Flags) Bind(fs *flag.FlagSet, webhookDefault string) {
 	fs.StringVar(&f.githubAPIURL, "github-api-url", "", "GitHub REST API base URL; default https://api.github.com/, GitHub Enterprise: https://HOST/api/v3/")
 	fs.StringVar(&f.webhookAddr, "webhook-bind-address", webhookDefault, "address of the GitHub webhook receiver (path /webhooks/github); 0 disables it")
 	fs.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret; the GITHUB_WEBHOOK_SECRET environment variable is used when unset")
+	fs.StringVar(&f.journalNamespace, "webhook-journal-namespace", "", "namespace of the webhook journal (ConfigMaps every replica stores deliveries in before answering GitHub); default: $POD_NAMESPACE, the Pod's own namespace, or \"default\" outside a cluster")
 	fs.DurationVar(&f.resyncInterval, "resync-interval", controllers.DefaultResyncInterval, "re-read a running Cast from the REST API after this long without news, when its repository's webhook does not deliver")
 	fs.DurationVar(&f.webhookResync, "webhook-resync-interval", controllers.DefaultWebhookResyncInterval, "the same while the repository's webhook delivers (the safety net for a lost delivery); also how long without a delivery counts as a stopped webhook")
 	f.rates = ratesFlag(runstatus.Rates{})
@@ -84,9 +91,10 @@ func (f *Flags) WebhookSecret() ([]byte, error) {
 func (f *Flags) WebhookAddr() string { return f.webhookAddr }
 
 // AddControllerAndReceiver wires the reconciler and, when a secret exists,
-// the webhook receiver, which stores news in Cast status from every
-// replica.
+// the webhook receiver with the journal it stores deliveries in, on every
+// replica, and the leader's feed from the journal to the reconciler.
 func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
+	inbox := controllers.NewInbox()
 	activity := controllers.NewWebhookActivity(f.webhookResync)
 	r := &controllers.CastReconciler{
 		Client: mgr.GetClient(),
@@ -97,6 +105,7 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		ResyncInterval:        f.resyncInterval,
 		WebhookResyncInterval: f.webhookResync,
 		Rates:                 runstatus.Rates(f.rates),
+		Inbox:                 inbox,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Cast controller: %w", err)
@@ -110,16 +119,47 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		log.Info("webhook receiver disabled: no webhook secret; Casts follow GitHub by resync only")
 		return nil
 	}
-	receipt := &controllers.Receipt{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: r.Recorder}
+	ns := f.JournalNamespace()
+	writer := journal.NewWriter(mgr.GetClient(), ns)
 	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
-		controllers.RunIndex{Cache: mgr.GetCache()}, receipt)
+		controllers.RunIndex{Cache: mgr.GetCache()}, writer)
 	if err != nil {
 		return fmt.Errorf("creating the webhook receiver: %w", err)
 	}
-	if err := mgr.Add(recv.Server(nil)); err != nil {
-		return fmt.Errorf("adding the webhook receiver: %w", err)
+	feed := &controllers.JournalFeed{Cache: mgr.GetCache(), Client: mgr.GetClient(), Namespace: ns, Inbox: inbox, Activity: activity}
+	for _, run := range []manager.Runnable{writer, feed, recv.Server(nil)} {
+		if err := mgr.Add(run); err != nil {
+			return fmt.Errorf("adding the webhook receiver: %w", err)
+		}
 	}
 	return nil
+}
+
+// JournalNamespace is --webhook-journal-namespace, or the Pod's own
+// namespace (from $POD_NAMESPACE or its ServiceAccount), or "default"
+// outside a cluster.
+func (f *Flags) JournalNamespace() string {
+	if f.journalNamespace != "" {
+		return f.journalNamespace
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
+}
+
+// Cache keeps whole Casts (the reconciler reads and updates them), without
+// managedFields, sharing the strings and label maps they repeat; of
+// ConfigMaps, only the webhook journal's.
+func (f *Flags) Cache(o *ctrl.Options) {
+	o.Cache.DefaultTransform = controllers.CacheTransform()
+	if o.Cache.ByObject == nil {
+		o.Cache.ByObject = map[client.Object]cache.ByObject{}
+	}
+	o.Cache.ByObject[&corev1.ConfigMap{}] = controllers.JournalCache(f.JournalNamespace())
 }
 
 // ratesFlag parses "linux=0.8,windows=1.6,macos=8".

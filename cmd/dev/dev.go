@@ -96,7 +96,7 @@ func Run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := cli.NewManager(cfg, &mf, cli.LeaderFlags{}, controller.Cache)
+	mgr, err := cli.NewManager(cfg, &mf, cli.LeaderFlags{}, cf.Cache)
 	if err != nil {
 		return err
 	}

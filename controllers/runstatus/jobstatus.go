@@ -2,9 +2,7 @@ package runstatus
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"time"
@@ -188,29 +186,4 @@ func timeOrNil(t time.Time) *metav1.Time {
 		return nil
 	}
 	return ptrTime(t.UTC().Truncate(time.Second))
-}
-
-// NewsMark digests the parts of status that only GitHub's news moves: the
-// run's attempt, phase and last event, and each job's progress. Two
-// statuses with the same mark hold the same news, so a controller can
-// tell a status moved by a webhook from one moved only by itself.
-func NewsMark(st *castv1alpha1.CastStatus) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	put := func(v int64) {
-		binary.LittleEndian.PutUint64(b[:], uint64(v))
-		_, _ = h.Write(b[:])
-	}
-	put(st.RunID)
-	put(st.RunAttempt)
-	_, _ = h.Write([]byte(st.Phase))
-	if st.LastEventAt != nil {
-		put(st.LastEventAt.Unix())
-	}
-	put(int64(st.JobsOmitted))
-	for _, j := range st.Jobs {
-		put(j.ID)
-		put(int64(jobRankOf(j)))
-	}
-	return h.Sum64()
 }

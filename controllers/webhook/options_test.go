@@ -15,7 +15,7 @@ import (
 
 type discardStore struct{}
 
-func (discardStore) Record(context.Context, types.NamespacedName, runstatus.Observation) error {
+func (discardStore) Store(context.Context, string, []types.NamespacedName, runstatus.Observation) error {
 	return nil
 }
 

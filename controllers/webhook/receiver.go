@@ -1,8 +1,9 @@
 // Package webhook receives GitHub's workflow_run and workflow_job webhooks
-// and stores them as runstatus observations in the Casts they concern.
+// and stores them as runstatus observations for the Casts they concern.
 // Webhooks make Cast status follow a run within seconds without polling
 // the GitHub API. The receiver answers 2xx only once the news is stored
-// through the API server: GitHub never redelivers what it saw succeed.
+// through the API server (the journal): GitHub never redelivers what it
+// saw succeed.
 package webhook
 
 import (
@@ -34,14 +35,14 @@ type Index interface {
 	CastsForRun(ctx context.Context, repository string, runID int64) ([]types.NamespacedName, error)
 }
 
-// Store keeps observations for a Cast. Record returns nil only once the
-// observation's effect is stored durably (or was already there, or the
-// Cast is gone); it retries conflicts and a slow API server until ctx
-// ends. It may see the same observation twice (concurrent redeliveries of
-// one delivery ID are not serialised), which is harmless because merging
-// an observation is idempotent.
+// Store keeps a delivery's observation for the Casts it concerns. Store
+// returns nil only once the observation is stored durably, through the API
+// server; it gives up with an error when ctx ends. It may see the same
+// observation twice (concurrent redeliveries of one delivery ID are not
+// serialised), which is harmless because merging an observation is
+// idempotent.
 type Store interface {
-	Record(ctx context.Context, cast types.NamespacedName, obs runstatus.Observation) error
+	Store(ctx context.Context, repository string, casts []types.NamespacedName, obs runstatus.Observation) error
 }
 
 // Options configures a Receiver. Zero values take the defaults below,
@@ -280,12 +281,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 		return outcome{code: http.StatusAccepted, result: resultUnmatched,
 			msg: fmt.Sprintf("no cast tracks run %d of %s", ev.RunID, ev.Repository), keys: keys}
 	}
-	for i, c := range casts {
-		if err := r.store.Record(ctx, c, cloneObservation(ev.Observation)); err != nil {
-			return outcome{code: http.StatusServiceUnavailable, result: resultError,
-				msg: fmt.Sprintf("storing the delivery failed (%d of %d casts stored), redeliver later", i, len(casts)),
-				err: err, keys: append(keys, "cast", c)}
-		}
+	if err := r.store.Store(ctx, ev.Repository, casts, ev.Observation); err != nil {
+		return outcome{code: http.StatusServiceUnavailable, result: resultError,
+			msg: "storing the delivery failed, redeliver later", err: err, keys: keys}
 	}
 	// Remember only what had an effect; failed and ignored deliveries stay
 	// redeliverable.
@@ -294,21 +292,4 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) outcome {
 	}
 	return outcome{code: http.StatusAccepted, result: resultAccepted,
 		msg: fmt.Sprintf("stored in %d cast(s)", len(casts)), keys: append(keys, "casts", len(casts))}
-}
-
-// cloneObservation gives each Cast its own copy, so no two reconciles share
-// a pointer or slice that one of them might modify.
-func cloneObservation(obs runstatus.Observation) runstatus.Observation {
-	var out runstatus.Observation
-	if obs.Run != nil {
-		run := *obs.Run
-		out.Run = &run
-	}
-	if obs.Job != nil {
-		job := *obs.Job
-		job.Labels = slices.Clone(job.Labels)
-		job.Steps = slices.Clone(job.Steps)
-		out.Job = &job
-	}
-	return out
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,14 +37,9 @@ type delivery struct {
 	body  []byte
 }
 
-// lifecycle is the five deliveries GitHub sends for a one-job run:
-// requested, in_progress, the job starting and finishing, completed.
-func lifecycle(i int, t0 time.Time) []delivery {
-	return lifecycleOf(benchRepo, int64(runIDBase+i), i, t0)
-}
-
-// lifecycleOf is lifecycle for any repository and run ID: the GitHub rows
-// drive runs whose IDs the fake assigned at dispatch.
+// lifecycleOf is the five deliveries GitHub sends for a one-job run of
+// the repository: requested, in_progress, the job starting and finishing,
+// completed.
 func lifecycleOf(repository string, run int64, i int, t0 time.Time) []delivery {
 	job := run*10 + 1
 	owner, name, _ := strings.Cut(repository, "/")
@@ -128,14 +124,34 @@ func (b *bench) startController(logName string, args ...string) (*child, string,
 	return ctrl, hookAddr, nil
 }
 
-// controllerScenario runs scenario 5 against the controller binary.
+// controllerScenario runs scenario 5 against the controller binary: once
+// with one replica, and once with two behind one webhook address, the
+// deliveries spread over both (a standby stores what it receives too).
 func (b *bench) controllerScenario(ctx context.Context) error {
-	L := b.cfg.lifecycles
 	// The delivery scenarios' Casts name runs that exist nowhere; with a
 	// token the controller would keep asking GitHub about them.
 	for i := range b.cfg.namespaces {
 		if err := b.cl.k8s.DeleteAllOf(ctx, &castv1alpha1.Cast{}, client.InNamespace(streamNS(i))); err != nil {
 			return fmt.Errorf("deleting the delivery scenarios' casts: %w", err)
+		}
+	}
+	for _, replicas := range []int{1, 2} {
+		if err := b.controllerRun(ctx, replicas); err != nil {
+			return fmt.Errorf("%d replica(s): %w", replicas, err)
+		}
+	}
+	return nil
+}
+
+// controllerRun is one run of scenario 5 with its own namespace, runs and
+// controller processes.
+func (b *bench) controllerRun(ctx context.Context, replicas int) error {
+	L := b.cfg.lifecycles
+	ns, idBase := ctrlNS, runIDBase
+	if replicas > 1 {
+		ns, idBase = fmt.Sprintf("%s-%d", ctrlNS, replicas), runIDBase+replicas*100_000
+		if err := ignoreExists(b.cl.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})); err != nil {
+			return fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
 	// The GitHub fake holds the runs, so completion really lists their
@@ -149,27 +165,38 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 	}
 	created := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	for i := range L {
-		id := int64(runIDBase + i)
+		id := int64(idBase + i)
 		fake.AddRun(ghapitest.Run{ID: id, Repository: benchRepo, CreatedAt: created,
 			DisplayTitle: fmt.Sprintf("cast bench-%d", i), Jobs: []ghapitest.Job{benchJob(id, "queued", created)}})
 	}
-	ctrl, hookAddr, err := b.startController("controller.log", "--resync-interval", "1h",
-		"--github-api-url", fake.URL, "--github-token-file", tokenFile)
-	if err != nil {
-		return err
+	var urls []string
+	var pids []int
+	for k := range replicas {
+		args := []string{"--resync-interval", "1h", "--github-api-url", fake.URL, "--github-token-file", tokenFile}
+		logName := "controller.log"
+		if replicas > 1 {
+			args = append(args, "--leader-elect", "--leader-elect-namespace", ns)
+			logName = fmt.Sprintf("controller-%d-of-%d.log", k+1, replicas)
+		}
+		ctrl, hookAddr, err := b.startController(logName, args...)
+		if err != nil {
+			return err
+		}
+		defer ctrl.stop()
+		urls = append(urls, "http://"+hookAddr+webhook.DefaultPath)
+		pids = append(pids, ctrl.pid())
 	}
-	defer ctrl.stop()
 
-	err = parallel(ctx, L, 16, func(i int) error {
+	err := parallel(ctx, L, 16, func(i int) error {
 		return ignoreExists(b.cl.k8s.Create(ctx, &castv1alpha1.Cast{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ctrlNS, Name: fmt.Sprintf("life-%d", i)},
-			Spec:       castv1alpha1.CastSpec{Repository: benchRepo, Workflow: "cast.yml", RunID: ptrTo(int64(runIDBase + i))},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("life-%d", i)},
+			Spec:       castv1alpha1.CastSpec{Repository: benchRepo, Workflow: "cast.yml", RunID: ptrTo(int64(idBase + i))},
 		}))
 	})
 	if err != nil {
 		return fmt.Errorf("creating casts: %w", err)
 	}
-	if _, err := b.pollCasts(ctx, 120*time.Second, func(c *castv1alpha1.Cast) bool { return c.Status.RunID != 0 }); err != nil {
+	if _, err := b.pollCasts(ctx, ns, 120*time.Second, func(c *castv1alpha1.Cast) bool { return c.Status.RunID != 0 }); err != nil {
 		return fmt.Errorf("waiting for the controller to attach the casts: %w", err)
 	}
 
@@ -178,20 +205,19 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 	// GitHub finishes the runs before it sends their deliveries.
 	done := time.Now().UTC().Truncate(time.Second)
 	for i := range L {
-		completeRun(fake, int64(runIDBase+i), done)
+		completeRun(fake, int64(idBase+i), done)
 	}
 	queue := make(chan delivery, 5*L)
 	for stage := range 5 {
 		for i := range L {
-			queue <- lifecycle(i, t0)[stage]
+			queue <- lifecycleOf(benchRepo, int64(idBase+i), i, t0)[stage]
 		}
 	}
 	close(queue)
-	url := "http://" + hookAddr + webhook.DefaultPath
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.senders}, Timeout: 30 * time.Second}
 	var lat hist
 	var seq, retries, bad atomic.Int64
-	w := sample(b.cl.apiPID, ctrl.pid())
+	w := sample(append([]int{b.cl.apiPID}, pids...)...)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range b.cfg.senders {
@@ -199,7 +225,8 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 			for d := range queue {
 				for attempt := 0; ; attempt++ {
 					t := time.Now()
-					code, body, err := post(hc, url, d, seq.Add(1))
+					n := seq.Add(1)
+					code, body, err := post(hc, urls[int(n)%len(urls)], d, n)
 					lat.record(time.Since(t))
 					if err == nil && code == http.StatusAccepted && strings.Contains(body, "stored in 1 cast") {
 						break
@@ -216,20 +243,30 @@ func (b *bench) controllerScenario(ctx context.Context) error {
 	}
 	wg.Wait()
 	sent := time.Since(start)
-	wrong, err := b.pollCasts(ctx, 120*time.Second, lifecycleDone)
+	wrong, err := b.pollCasts(ctx, ns, 120*time.Second, lifecycleDone)
 	took := time.Since(start)
 	us := w.end()
 	if err != nil {
 		return fmt.Errorf("waiting for terminal casts: %w (%d wrong)", err, wrong)
 	}
 	st := fake.StatsFor(lifecycleToken)
-	b.res.ctrl = controllerResult{lifecycles: L, posts: int(seq.Load()), done: took, sent: sent, hooks: lat.summary(),
-		retries: int(retries.Load()), failed: int(bad.Load()), counted: st.Counted, attachCounted: attached.Counted}
-	b.res.add(row{scenario: "5. controller", design: fmt.Sprintf("webhooks, %d senders", b.cfg.senders), clients: L,
+	b.res.ctrl = append(b.res.ctrl, controllerResult{replicas: replicas, lifecycles: L, posts: int(seq.Load()), done: took, sent: sent,
+		hooks: lat.summary(), retries: int(retries.Load()), failed: int(bad.Load()), counted: st.Counted, attachCounted: attached.Counted})
+	// Both replicas' CPU, added up: with two, the standby stores half the
+	// deliveries.
+	proc := us[1]
+	for _, u := range us[2:] {
+		proc.OK, proc.CPU, proc.PeakRSS = proc.OK && u.OK, proc.CPU+u.CPU, max(proc.PeakRSS, u.PeakRSS)
+	}
+	design := fmt.Sprintf("webhooks, %d senders", b.cfg.senders)
+	if replicas > 1 {
+		design = fmt.Sprintf("webhooks spread over %d replicas, %d senders", replicas, b.cfg.senders)
+	}
+	b.res.add(row{scenario: "5. controller", design: design, clients: L,
 		lat: lat.summary(), hasLat: true,
 		throughput: fmt.Sprintf("%s webhooks/s", human(float64(seq.Load())/sent.Seconds())),
-		proc:       us[1], procName: "controller", api: us[0],
-		note: fmt.Sprintf("%d lifecycles (%d POSTs, %d retried, %d failed) all terminal and correct **%s** after the first POST; sending took %s; GitHub fake: %d counted calls (%.2f per lifecycle; %d of them while attaching; %s), %d primary-limited; latency = webhook response time",
+		proc:       proc, procName: fmt.Sprintf("controller ×%d", replicas), api: us[0],
+		note: fmt.Sprintf("%d lifecycles (%d POSTs, %d retried, %d failed) all terminal and correct **%s** after the first POST; sending took %s; GitHub fake: %d counted calls (%.2f per lifecycle; %d of them while attaching; %s), %d primary-limited; latency = webhook response time, each 202 after the news is stored in the Cast",
 			L, seq.Load(), retries.Load(), bad.Load(), took.Round(10*time.Millisecond), sent.Round(10*time.Millisecond),
 			st.Counted, float64(st.Counted)/float64(L), attached.Counted, callsByEndpoint(fake, lifecycleToken), st.PrimaryLimited)})
 	return nil
@@ -261,11 +298,11 @@ func lifecycleDone(c *castv1alpha1.Cast) bool {
 
 // pollCasts lists the controller namespace directly (no cache) until every
 // Cast satisfies ok; it returns how many did not when it gave up.
-func (b *bench) pollCasts(ctx context.Context, timeout time.Duration, ok func(*castv1alpha1.Cast) bool) (int, error) {
+func (b *bench) pollCasts(ctx context.Context, ns string, timeout time.Duration, ok func(*castv1alpha1.Cast) bool) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var list castv1alpha1.CastList
-		if err := b.cl.k8s.List(ctx, &list, client.InNamespace(ctrlNS)); err != nil {
+		if err := b.cl.k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return 0, err
 		}
 		bad := 0

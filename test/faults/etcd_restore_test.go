@@ -88,6 +88,10 @@ var _ = Describe("etcd restored from a snapshot", Label("streamer", "controller"
 		// An id from the history the restore takes away, for a client that
 		// resumes from it.
 		lostID := highestRV(ctx, ns)
+		syncedBefore := make([]int, len(ws))
+		for i, w := range ws {
+			_, syncedBefore[i], _ = w.Counts()
+		}
 		dispatched := len(op.gh.Dispatches())
 		figure("dispatches before the restore", dispatched)
 
@@ -113,6 +117,8 @@ var _ = Describe("etcd restored from a snapshot", Label("streamer", "controller"
 		for i, w := range ws {
 			ev, _ := w.Last(ns + "/" + finished.Name)
 			Expect(ev.Cast.Message).To(Equal(atSnapshot[finished.Name]), "client %d", i)
+			_, synced, _ := w.Counts()
+			Expect(synced).To(BeNumerically(">", syncedBefore[i]), "client %d got no new snapshot: its stream stayed silent", i)
 		}
 
 		By("a client resuming from an id of the lost history gets a full snapshot")

@@ -53,8 +53,8 @@ type Hub struct {
 	horizon int64
 	maxRV   int64
 	// seenRV is the highest resourceVersion of an object this hub was
-	// given (maxRV may also hold a list's): in one history, every later
-	// change is above it (restore.go).
+	// given (maxRV may also hold a list's): a change above it cannot be
+	// older than anything the hub knows (restore.go).
 	seenRV int64
 	synced bool
 	subs   map[*Subscriber]struct{}
@@ -120,7 +120,7 @@ func (h *Hub) OnDelete(obj any) {
 	st, known := h.casts[key]
 	delete(h.casts, key)
 	rv, ok := parseRV(cast.ResourceVersion)
-	if !unknownFinalState && ok && h.wentBack(rv) && h.rebase() {
+	if !unknownFinalState && ok && h.wentBack(key, st, known, rv) && h.rebase() {
 		return
 	}
 	if unknownFinalState || !ok {
@@ -173,7 +173,7 @@ func (h *Hub) observe(cast *Trimmed) {
 		h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)
 		return
 	}
-	if h.wentBack(rv) && h.rebase() {
+	if h.wentBack(key, st, known, rv) && h.rebase() {
 		return
 	}
 	h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)

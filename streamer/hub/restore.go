@@ -26,15 +26,31 @@ func (h *Hub) Rebases() int {
 	return h.rebases
 }
 
-// wentBack reports whether a change at rv proves that the API server's
-// history went back: in one history every change the informer delivers
-// after its first list is above every object it delivered before. Going
-// back is what an etcd restore from a snapshot (Velero, etcdutl) does,
-// with or without --bump-revision: the Casts changed after the snapshot
-// come back with their old resourceVersions. One comparison on each
-// status change; unchanged objects (resyncs, relists) are never checked.
-func (h *Hub) wentBack(rv int64) bool {
-	return h.synced && rv > 0 && rv <= h.seenRV
+// wentBack reports whether a status change at rv (of the Cast key, st
+// when known) proves that the API server's history went back: a Cast
+// never gets an older resourceVersion than one it had, nor comes back
+// after its deletion with a version from before it, in one history; a
+// relist delivers its objects in key order, so only a Cast's own versions
+// can be compared. Going back is what an etcd restore from a snapshot
+// does, with or without --bump-revision: the Casts changed after the
+// snapshot come back with their old versions, the deleted ones come back.
+// It costs one comparison for a change above every version the hub has
+// seen (every change of a watch), and is never asked about unchanged
+// objects (resyncs, relists).
+func (h *Hub) wentBack(key types.NamespacedName, st state, known bool, rv int64) bool {
+	if !h.synced || rv <= 0 || rv > h.seenRV {
+		return false
+	}
+	if known {
+		prev, ok := parseRV(st.cast.ResourceVersion)
+		return ok && rv < prev
+	}
+	for _, t := range h.tombstones {
+		if t.key == key && t.update.rv > rv {
+			return true
+		}
+	}
+	return false
 }
 
 // rebase starts the hub again from its source, the informer's store,
@@ -74,8 +90,8 @@ func (h *Hub) rebase() bool {
 	h.casts = casts
 	storeRV, _ := parseRV(listRV)
 	// The events of this relist still queued for the hub carry the states
-	// taken here (or older ones, which prove going back again and rebase
-	// once more); seenRV covers them so they pass as unchanged.
+	// taken here, and pass as unchanged (older ones, from a store that
+	// moved on meanwhile, prove going back again and rebase once more).
 	h.seenRV = top
 	h.maxRV = max(top, storeRV)
 	if h.onRebase != nil {

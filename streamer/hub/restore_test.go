@@ -140,9 +140,10 @@ func TestDeletedCastComingBackOlderIsAGoingBack(t *testing.T) {
 
 func TestRelistInOneHistoryIsNoGoingBack(t *testing.T) {
 	// A watch that expired (410) and relisted: unchanged Casts come again
-	// with their old versions, changed ones with newer versions, deleted
-	// ones as deletions of unknown final state; the list may be ahead of
-	// what the hub has processed when it is marked synced.
+	// with their old versions, changed ones with newer versions in key
+	// order (not version order), deleted ones as deletions of unknown final
+	// state; the list may be ahead of what the hub has processed when it is
+	// marked synced.
 	h := newHub()
 	h.SetSource((&store{}).source, nil)
 	h.OnAdd(cast("ns", "a", 5, castv1alpha1.PhaseRunning, 0), true)
@@ -150,10 +151,17 @@ func TestRelistInOneHistoryIsNoGoingBack(t *testing.T) {
 	h.OnAdd(cast("ns", "c", 7, castv1alpha1.PhaseRunning, 0), true)
 	h.MarkSynced("20")
 	h.OnUpdate(nil, cast("ns", "c", 8, castv1alpha1.PhaseRunning, 10)) // queued before the hub was marked synced
+	h.OnUpdate(nil, cast("ns", "b", 9, castv1alpha1.PhaseRunning, 10))
+	h.OnDelete(cast("ns", "e", 30, castv1alpha1.PhaseRunning, 0))
+	// The relist, in key order: a unchanged, b changed at 25, c deleted,
+	// d changed at 24 (below b's 25), e created again at 31, f created at
+	// 27 (below e's 31).
+	h.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "ns/c", Obj: cast("ns", "c", 8, castv1alpha1.PhaseRunning, 10)})
 	h.OnUpdate(nil, cast("ns", "a", 5, castv1alpha1.PhaseRunning, 0))
 	h.OnUpdate(nil, cast("ns", "b", 25, castv1alpha1.PhaseSucceeded, 100))
-	h.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "ns/c", Obj: cast("ns", "c", 8, castv1alpha1.PhaseRunning, 10)})
-	h.OnAdd(cast("ns", "d", 26, castv1alpha1.PhaseRunning, 0), false)
+	h.OnAdd(cast("ns", "d", 24, castv1alpha1.PhaseRunning, 0), false)
+	h.OnAdd(cast("ns", "e", 31, castv1alpha1.PhaseRunning, 0), false)
+	h.OnAdd(cast("ns", "f", 27, castv1alpha1.PhaseRunning, 0), false)
 	if h.Rebases() != 0 {
 		t.Fatalf("%d rebases in one history", h.Rebases())
 	}

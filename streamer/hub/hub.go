@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"slices"
 	"sort"
 	"strconv"
@@ -183,24 +182,6 @@ func (h *Hub) observe(cast *Trimmed) {
 	u.encodeFrame()
 	h.casts[key] = state{cast: cast, rv: rv}
 	h.publish(u, cast.Labels)
-}
-
-// compact keeps one right-sized copy of a tombstone's bytes: the frame,
-// cloned to its length (append growth leaves up to half of a buffer
-// unused), with Data pointing into it, where the same JSON already is.
-func (u *Update) compact() {
-	f := bytes.Clone(u.frame)
-	if i := len(f) - 2 - len(u.Data); i >= 0 && bytes.Equal(f[i:i+len(u.Data)], u.Data) {
-		u.Data = f[i : i+len(u.Data) : i+len(u.Data)]
-	}
-	u.frame = f
-}
-
-func stateKind(terminal bool) wire.Kind {
-	if terminal {
-		return wire.KindComplete
-	}
-	return wire.KindStatus
 }
 
 // publish hands u to every matching subscriber; pushes never block. It

@@ -55,7 +55,7 @@ vet: ## Run go vet (also on the dev build's registration of the dev command).
 	go vet -tags dev .
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver and etcd for envtest into bin/ (once).
+envtest: ## Build kube-apiserver, etcd (and etcdctl, etcdutl for the etcd-restore fault spec) for envtest into bin/ (once).
 	@hack/build-envtest.sh $(ENVTEST_K8S_VERSION) $(ENVTEST_DIR)
 
 .PHONY: browser

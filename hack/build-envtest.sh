@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the envtest control plane (kube-apiserver and etcd) from source
-# through the Go module proxy into bin/k8s/<version>-<os>-<arch>/, once.
+# through the Go module proxy into bin/k8s/<version>-<os>-<arch>/, once,
+# with etcdctl and etcdutl of the same etcd release (the fault suite's
+# etcd-restore spec saves and restores a snapshot with them).
 # Later runs reuse the binaries; a user's KUBEBUILDER_ASSETS wins over all.
 #
 # Usage: hack/build-envtest.sh <k8s-version> <output-dir>
@@ -51,3 +53,11 @@ vpkg=k8s.io/component-base/version
 build kube-apiserver "${root}/hack/envtest/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
 	"-X ${vpkg}.gitVersion=v${version} -X ${vpkg}.gitMajor=1 -X ${vpkg}.gitMinor=${minor} -X ${vpkg}.gitTreeState=clean"
 build etcd "${root}/hack/envtest/etcd" .
+# Same etcd release as above (hack/envtest/etcdutl/go.mod pins it).
+etcd_version="$(grep -Eo 'go.etcd.io/etcd/server/v3 v[0-9.]+' "${root}/hack/envtest/etcd/go.mod" | cut -d" " -f2)"
+if ! grep -Eq "go.etcd.io/etcd/etcdutl/v3 ${etcd_version}( |$)" "${root}/hack/envtest/etcdutl/go.mod"; then
+	echo "envtest: hack/envtest/etcdutl/go.mod does not pin etcd ${etcd_version}" >&2
+	exit 1
+fi
+build etcdctl "${root}/hack/envtest/etcdutl" go.etcd.io/etcd/etcdctl/v3
+build etcdutl "${root}/hack/envtest/etcdutl" go.etcd.io/etcd/etcdutl/v3

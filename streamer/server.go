@@ -160,6 +160,7 @@ func (s *Server) feedHub(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("getting the Cast informer: %w", err)
 	}
+	s.sourceHub(ctx, inf)
 	reg, err := inf.AddEventHandler(s.hub)
 	if err != nil {
 		return fmt.Errorf("registering the stream hub with the Cast informer: %w", err)

@@ -32,6 +32,7 @@ const (
 	reasonForbidden      = "forbidden"
 	reasonRateLimited    = "rate_limited"
 	reasonShutdown       = "shutdown"
+	reasonRebased        = "history_went_back"
 	reasonDeleted        = "deleted"
 	reasonWriteFailed    = "write_failed"
 	streamSlotRetryAfter = 5 * time.Second
@@ -341,6 +342,8 @@ func (s *Server) pump(ls *liveStream) string {
 	for {
 		<-sub.Ready()
 		switch {
+		case sub.Closed() && sub.Rebased(): // an etcd restore: reconnect for a full snapshot
+			return reasonRebased
 		case sub.Closed(): // the hub is shutting down
 			return reasonShutdown
 		case ls.hungUp.Load():

@@ -214,7 +214,10 @@ func (s *Subscription) Err() error { return s.err }
 // 408 and 429, since those cannot heal. What consumers may rely on:
 //   - each Cast's latest state is delivered at least once;
 //   - a Cast's states arrive with increasing resourceVersions: an older
-//     or repeated state resent after a reconnect is dropped;
+//     or repeated state resent after a reconnect is dropped, except from
+//     a full snapshot, which is the streamer's whole state and wins: after
+//     an etcd restore the Casts go back to older states, and so do their
+//     resourceVersions;
 //   - when a reconnect got a full snapshot instead of the changes since
 //     Last-Event-ID (a restarted streamer), the Casts it no longer holds
 //     are delivered as "deleted" before "synced", so none linger as ghosts.

@@ -109,7 +109,7 @@ func (r *runner) handle(ctx context.Context, tok string, m sse.Message) bool {
 		if len(ghosts) > 0 && r.track.needsCheck() {
 			ghosts = r.absent(ctx, tok, ghosts)
 		}
-		for _, ev := range r.track.synced(m.ID, ghosts) {
+		for _, ev := range r.track.synced(m.ID, ghosts, fullSnapshot(m.Data)) {
 			if !r.send(ctx, ev) {
 				return false
 			}
@@ -133,6 +133,16 @@ func (r *runner) handle(ctx context.Context, tok string, m sse.Message) bool {
 	return r.send(ctx, ev) && r.scope.single() && terminalKind(kind)
 }
 
+// fullSnapshot reads synced's data: `"resumed": false` says the batch
+// was a full snapshot. Older streamers send no data; the batch then
+// proves it or not (tracker).
+func fullSnapshot(data string) bool {
+	var d struct {
+		Resumed *bool `json:"resumed"`
+	}
+	return json.Unmarshal([]byte(data), &d) == nil && d.Resumed != nil && !*d.Resumed
+}
+
 // checkGone asks, before resuming a single Cast, whether it still exists:
 // a streamer that restarted meanwhile cannot know of a deletion it never
 // saw, and would otherwise keep the stream open on a Cast that is gone.
@@ -147,7 +157,7 @@ func (r *runner) checkGone(ctx context.Context, tok string) (result, bool) {
 	case http.StatusOK:
 		return result{}, false
 	case http.StatusNotFound:
-		ev, ok := r.track.forget(r.scope.Namespace+"/"+r.scope.Name, 0)
+		ev, ok := r.track.forget(r.scope.Namespace+"/"+r.scope.Name, 0, false)
 		if ok && !r.send(ctx, ev) {
 			return result{}, true
 		}

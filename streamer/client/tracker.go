@@ -15,8 +15,9 @@ type castState struct {
 }
 
 // tracker enforces the delivery contract across connections: per Cast,
-// resourceVersions only go up, and after a full snapshot the Casts it no
-// longer holds are reported deleted. It does no I/O, so every rule is
+// resourceVersions only go up, except that a full snapshot wins (the API
+// server's history can go back: an etcd restore), and after a full
+// snapshot the Casts it no longer holds are reported deleted. It does no I/O, so every rule is
 // tested without a server.
 type tracker struct {
 	casts map[string]*castState
@@ -29,6 +30,9 @@ type tracker struct {
 	seen    map[string]bool
 	full    bool // proven a full snapshot
 	exact   bool // proven an exact resume
+	// first: a single Cast's connection has delivered nothing yet; its
+	// first event is the Cast's whole state when not a resume.
+	first bool
 }
 
 func newTracker() *tracker {
@@ -52,6 +56,7 @@ func (t *tracker) begin(lastID string, collection bool) {
 	// Without an id, what the server sends is everything there is.
 	t.full = !t.sentOK
 	t.exact = false
+	t.first = !collection
 }
 
 // offer decides whether ev (a state or a deletion, never synced) reaches
@@ -59,6 +64,10 @@ func (t *tracker) begin(lastID string, collection bool) {
 func (t *tracker) offer(ev Event) bool {
 	key := keyOf(ev.Cast)
 	rv, ok := parseRV(ev.ID)
+	// answer: ev is part of a full answer, the server's whole state now,
+	// which wins even over a newer state the consumer was told: the API
+	// server's history went back (an etcd restore from a snapshot).
+	answer := false
 	if t.initial {
 		t.seen[key] = true
 		switch {
@@ -69,7 +78,12 @@ func (t *tracker) offer(ev Event) bool {
 			// An exact resume sends only what changed after the id.
 			t.full = true
 		}
+		answer = t.full && ev.Type != wire.KindDeleted
+	} else if t.first {
+		// A single Cast's resume sends nothing older than the id either.
+		answer = t.sentOK && ok && rv <= t.sentRV && ev.Type != wire.KindDeleted
 	}
+	t.first = false
 	if !ok {
 		// Unordered: deliver rather than risk losing the latest state.
 		return true
@@ -84,6 +98,9 @@ func (t *tracker) offer(ev Event) bool {
 	case rv == st.rv && terminalKind(ev.Type) && ev.Type != st.kind && !st.deleted:
 		// The same state, now marked final: say so, so a consumer waiting
 		// for "complete" is not left waiting.
+	case answer && rv < st.rv:
+		// Older than what the consumer was told, and yet the server's
+		// state: the history went back, and this is where it resumes.
 	default:
 		return false
 	}
@@ -121,27 +138,44 @@ func (t *tracker) needsCheck() bool { return !t.full && !t.exact }
 
 // synced ends the initial batch, turning the given Casts (ghosts the
 // caller settled on) into deletions with the synced event's id, which is
-// past every state the server had.
-func (t *tracker) synced(syncedID string, ghosts []string) []Event {
+// past every state the server had. full says the server answered with a
+// full snapshot (`"resumed": false`, or proven by the batch): then the
+// synced id is where the server's history stands, even below ids the
+// consumer saw before (an etcd restore), and every Cast the snapshot did
+// not hold is gone as of that id, so that a Cast created again afterwards
+// is not taken for an old state.
+func (t *tracker) synced(syncedID string, ghosts []string, full bool) []Event {
 	t.initial = false
-	rv, _ := parseRV(syncedID)
+	full = full || t.full
+	rv, ok := parseRV(syncedID)
 	var out []Event
 	for _, key := range ghosts {
-		if ev, ok := t.forget(key, rv); ok {
+		if ev, done := t.forget(key, rv, full && ok); done {
 			out = append(out, ev)
+		}
+	}
+	if full && ok {
+		for key, st := range t.casts {
+			if st.deleted && !t.seen[key] {
+				st.rv = rv
+			}
 		}
 	}
 	return out
 }
 
 // forget records that a known Cast is gone and returns the synthetic
-// deletion to deliver, carrying the last state the consumer saw.
-func (t *tracker) forget(key string, rv int64) (Event, bool) {
+// deletion to deliver, carrying the last state the consumer saw. at says
+// rv is where the server's history stands, lower or not.
+func (t *tracker) forget(key string, rv int64, at bool) (Event, bool) {
 	st := t.casts[key]
 	if st == nil || st.deleted {
 		return Event{}, false
 	}
-	st.rv, st.kind, st.deleted = max(st.rv, rv), wire.KindDeleted, true
+	if !at {
+		rv = max(st.rv, rv)
+	}
+	st.rv, st.kind, st.deleted = rv, wire.KindDeleted, true
 	snap := st.snap
 	snap.ResourceVersion = strconv.FormatInt(st.rv, 10)
 	return Event{Type: wire.KindDeleted, ID: snap.ResourceVersion, Cast: snap}, true

@@ -52,7 +52,7 @@ func TestTrackerFullSnapshotReportsGhosts(t *testing.T) {
 	tr := newTracker()
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6), ev(wire.KindStatus, "c", 7))
-	if got := tr.synced("7", tr.ghostCandidates()); len(got) != 0 {
+	if got := tr.synced("7", tr.ghostCandidates(), false); len(got) != 0 {
 		t.Fatalf("a first snapshot has no ghosts, got %v", got)
 	}
 
@@ -68,7 +68,7 @@ func TestTrackerFullSnapshotReportsGhosts(t *testing.T) {
 	if !slices.Equal(ghosts, []string{"ns/b", "ns/c"}) {
 		t.Fatalf("ghosts = %v, want ns/b and ns/c", ghosts)
 	}
-	got := tr.synced("12", ghosts)
+	got := tr.synced("12", ghosts, false)
 	if len(got) != 2 {
 		t.Fatalf("want 2 synthetic deletions, got %v", got)
 	}
@@ -85,7 +85,7 @@ func TestTrackerExactResumeHasNoGhosts(t *testing.T) {
 	tr := newTracker()
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6), ev(wire.KindStatus, "c", 7))
-	tr.synced("7", nil)
+	tr.synced("7", nil, false)
 
 	tr.begin("7", true)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 9), ev(wire.KindDeleted, "b", 10))
@@ -98,7 +98,7 @@ func TestTrackerAmbiguousBatchNeedsCheck(t *testing.T) {
 	tr := newTracker()
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6))
-	tr.synced("6", nil)
+	tr.synced("6", nil, false)
 
 	// Only a newer a: either b did not change (exact) or it is gone (full).
 	tr.begin("6", true)
@@ -106,7 +106,63 @@ func TestTrackerAmbiguousBatchNeedsCheck(t *testing.T) {
 	if !tr.needsCheck() || !slices.Equal(tr.ghostCandidates(), []string{"ns/b"}) {
 		t.Fatalf("needsCheck=%v candidates=%v: want a check of ns/b", tr.needsCheck(), tr.ghostCandidates())
 	}
-	if got := tr.synced("8", nil); len(got) != 0 {
+	if got := tr.synced("8", nil, false); len(got) != 0 {
 		t.Fatalf("the check found b: no deletion, got %v", got)
 	}
+}
+
+// An etcd restore: the consumer saw a and b go on to newer states and c
+// get created; the restored streamer answers the resume with a full
+// snapshot of the older states. The snapshot wins, c is gone, and the new
+// history's changes, numbered below what the consumer saw, are news.
+func TestTrackerFullSnapshotWinsOverNewerStates(t *testing.T) {
+	tr := newTracker()
+	tr.begin("", true)
+	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6))
+	tr.synced("7", tr.ghostCandidates(), true)
+	offerAll(t, tr, []bool{true, true, true, true},
+		ev(wire.KindComplete, "a", 10), ev(wire.KindStatus, "c", 11), ev(wire.KindDeleted, "b", 12), ev(wire.KindStatus, "d", 13))
+	tr.begin("13", true)
+	tr.forget("ns/d", 14, false) // deleted later on, and told
+
+	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6))
+	ghosts := tr.ghostCandidates()
+	if !slices.Equal(ghosts, []string{"ns/c"}) || tr.needsCheck() {
+		t.Fatalf("ghosts %v needsCheck %v: want c, known for sure", ghosts, tr.needsCheck())
+	}
+	got := tr.synced("8", ghosts, true)
+	if len(got) != 1 || got[0].Type != wire.KindDeleted || got[0].ID != "8" {
+		t.Fatalf("synthetic deletions %v: want c deleted at the synced id 8", got)
+	}
+	offerAll(t, tr, []bool{true, true, true, false, false},
+		ev(wire.KindStatus, "a", 9),   // the new history, below the 10 of the lost one
+		ev(wire.KindStatus, "c", 9),   // c created again
+		ev(wire.KindStatus, "d", 10),  // so was d, deleted at 14 in the lost history
+		ev(wire.KindStatus, "b", 6),   // a duplicate
+		ev(wire.KindProgress, "a", 9), // and a state not newer than the last
+	)
+}
+
+func TestTrackerOlderStateOutsideAFullAnswerIsDropped(t *testing.T) {
+	tr := newTracker()
+	tr.begin("", true)
+	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 9))
+	tr.synced("9", nil, true)
+	// Live changes, and an exact resume (a deletion proves it), never
+	// turn a state back.
+	offerAll(t, tr, []bool{false}, ev(wire.KindStatus, "b", 8))
+	tr.begin("9", true)
+	offerAll(t, tr, []bool{true, true}, ev(wire.KindDeleted, "x", 10), ev(wire.KindStatus, "b", 11))
+	tr.synced("11", tr.ghostCandidates(), false)
+	offerAll(t, tr, []bool{false, false}, ev(wire.KindStatus, "a", 4), ev(wire.KindStatus, "b", 10))
+}
+
+func TestTrackerSingleCastTakesTheRestoredState(t *testing.T) {
+	tr := newTracker()
+	tr.begin("", false)
+	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindComplete, "a", 10))
+	// Reconnected: the first event at or below the id sent is the whole
+	// state of the Cast, from a streamer whose history went back.
+	tr.begin("10", false)
+	offerAll(t, tr, []bool{true, false, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "a", 4), ev(wire.KindComplete, "a", 7))
 }

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"slices"
 	"sort"
 	"strconv"
@@ -52,12 +51,22 @@ type Hub struct {
 	// so a client resuming from below it gets a full snapshot.
 	horizon int64
 	maxRV   int64
-	synced  bool
-	subs    map[*Subscriber]struct{}
+	// seenRV is the highest resourceVersion of an object this hub was
+	// given (maxRV may also hold a list's): a change above it cannot be
+	// older than anything the hub knows (restore.go).
+	seenRV int64
+	synced bool
+	subs   map[*Subscriber]struct{}
 	// byNS indexes subs by the namespace they watch ("" for all
 	// namespaces), so a change is offered only to streams that may want it.
 	byNS   map[string]*subSet
 	closed bool
+	// source lists the informer's objects and its store's resourceVersion,
+	// for a rebase after the API server's history went back (restore.go).
+	source   Source
+	onRebase func(from, to int64)
+	// rebases counts them.
+	rebases int
 }
 
 // New returns an empty Hub. now is injectable for tests; nil means
@@ -110,13 +119,22 @@ func (h *Hub) OnDelete(obj any) {
 	st, known := h.casts[key]
 	delete(h.casts, key)
 	rv, ok := parseRV(cast.ResourceVersion)
+	if !unknownFinalState && ok && h.wentBack(key, st, known, rv) && h.rebase() {
+		return
+	}
 	if unknownFinalState || !ok {
 		// The watch missed the deletion: when it happened is unknown, so
 		// no resume from what this hub has seen so far can be exact.
 		rv = h.maxRV
 		h.horizon = max(h.horizon, h.maxRV+1)
+		if !known {
+			// A rebase dropped it already (restore.go): no stream was
+			// told of it since, so there is nothing to tell.
+			return
+		}
 	}
 	h.maxRV = max(h.maxRV, rv)
+	h.seenRV = max(h.seenRV, rv)
 	if known {
 		last := *cast
 		last.Status = st.cast.Status
@@ -140,7 +158,6 @@ func (h *Hub) observe(cast *Trimmed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rv, _ := parseRV(cast.ResourceVersion)
-	h.maxRV = max(h.maxRV, rv)
 	st, known := h.casts[key]
 	var old *castv1alpha1.CastStatus
 	if known {
@@ -152,32 +169,19 @@ func (h *Hub) observe(cast *Trimmed) {
 		// new object replaces the old one in the informer.
 		st.cast = cast
 		h.casts[key] = st
+		h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)
 		return
 	}
+	if h.wentBack(key, st, known, rv) && h.rebase() {
+		return
+	}
+	h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)
 	snap := cast.snapshot(h.now())
 	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,
 		terminal: cast.Status.Phase.IsTerminal(), Data: encode(snap), At: snap.Timestamp}
 	u.encodeFrame()
 	h.casts[key] = state{cast: cast, rv: rv}
 	h.publish(u, cast.Labels)
-}
-
-// compact keeps one right-sized copy of a tombstone's bytes: the frame,
-// cloned to its length (append growth leaves up to half of a buffer
-// unused), with Data pointing into it, where the same JSON already is.
-func (u *Update) compact() {
-	f := bytes.Clone(u.frame)
-	if i := len(f) - 2 - len(u.Data); i >= 0 && bytes.Equal(f[i:i+len(u.Data)], u.Data) {
-		u.Data = f[i : i+len(u.Data) : i+len(u.Data)]
-	}
-	u.frame = f
-}
-
-func stateKind(terminal bool) wire.Kind {
-	if terminal {
-		return wire.KindComplete
-	}
-	return wire.KindStatus
 }
 
 // publish hands u to every matching subscriber; pushes never block. It
@@ -280,7 +284,10 @@ func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 
 	init := Initial{SyncedID: strconv.FormatInt(h.maxRV, 10)}
 	last, ok := parseRV(lastEventID)
-	init.Resumed = ok && h.synced && last >= h.horizon
+	// An id above everything this hub has seen comes from a replica
+	// further ahead, or from a history the API server lost (an etcd
+	// restore): the hub cannot tell which, so it answers in full.
+	init.Resumed = ok && h.synced && last >= h.horizon && last <= h.maxRV
 	// The states are rendered by the stream as it writes them (see
 	// Update.AppendEvent), outside this lock; here each is only a pointer
 	// to its (immutable) object, in one allocation for the whole snapshot.

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"cmp"
 	"strconv"
 	"strings"
@@ -65,4 +66,22 @@ func compareKeys(a, b types.NamespacedName) int {
 		return cmp.Compare('/', b.Namespace[n])
 	}
 	return cmp.Compare(a.Namespace[n], '/')
+}
+
+// compact keeps one right-sized copy of a tombstone's bytes: the frame,
+// cloned to its length (append growth leaves up to half of a buffer
+// unused), with Data pointing into it, where the same JSON already is.
+func (u *Update) compact() {
+	f := bytes.Clone(u.frame)
+	if i := len(f) - 2 - len(u.Data); i >= 0 && bytes.Equal(f[i:i+len(u.Data)], u.Data) {
+		u.Data = f[i : i+len(u.Data) : i+len(u.Data)]
+	}
+	u.frame = f
+}
+
+func stateKind(terminal bool) wire.Kind {
+	if terminal {
+		return wire.KindComplete
+	}
+	return wire.KindStatus
 }

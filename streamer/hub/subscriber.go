@@ -79,6 +79,9 @@ type Subscriber struct {
 	// closedFlag mirrors closed for Closed, which a stream asks at every
 	// wake-up, without the lock.
 	closedFlag atomic.Bool
+	// rebased: the hub ended the subscriber because the API server's
+	// history went back (restore.go), not because it shuts down.
+	rebased atomic.Bool
 
 	mu      sync.Mutex
 	pending queue
@@ -106,6 +109,11 @@ func (s *Subscriber) Wake() {
 
 // Closed reports whether the hub dropped the subscriber (see Done).
 func (s *Subscriber) Closed() bool { return s.closedFlag.Load() }
+
+// Rebased reports whether the hub dropped the subscriber because the API
+// server's history went back: the client must reconnect for a full
+// snapshot of the state it went back to.
+func (s *Subscriber) Rebased() bool { return s.rebased.Load() }
 
 // Ready fires when updates are waiting, and after Wake; call Drain then.
 func (s *Subscriber) Ready() <-chan struct{} { return s.notify }

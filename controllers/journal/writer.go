@@ -25,10 +25,10 @@ const (
 	maxBatchEntries = 1000
 )
 
-// Writer appends deliveries to the journal with group commit: one create
-// at a time, each carrying every delivery that arrived while the previous
-// one was in flight. Under load a write serves many deliveries; at rest a
-// delivery waits for one write. It runs on every replica (a
+// Writer appends deliveries to the journal with group commit: a few
+// creates at a time, each carrying every delivery that arrived while the
+// earlier ones were in flight. Under load a write serves many deliveries;
+// at rest a delivery waits for one write. It runs on every replica (a
 // manager.Runnable that needs no leadership).
 type Writer struct {
 	client    client.Writer
@@ -83,7 +83,12 @@ func (w *Writer) Store(ctx context.Context, repository string, casts []types.Nam
 }
 
 // Start writes batches until ctx ends; appends still waiting then fail.
+// Up to maxInFlight batches are written at once: a write mostly waits for
+// etcd to sync its log, which concurrent writes share.
 func (w *Writer) Start(ctx context.Context) error {
+	slots := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -92,17 +97,35 @@ func (w *Writer) Start(ctx context.Context) error {
 		case <-w.kick:
 		}
 		for {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				w.failPending(ctx.Err())
+				return nil
+			}
 			batch := w.take()
 			if len(batch) == 0 {
+				<-slots
 				break
 			}
-			err := w.commit(ctx, batch)
-			for _, r := range batch {
-				r.done <- err
-			}
+			wg.Go(func() {
+				err := w.commit(ctx, batch)
+				for _, r := range batch {
+					r.done <- err
+				}
+				<-slots
+				// Appends that queued while every slot was busy.
+				select {
+				case w.kick <- struct{}{}:
+				default:
+				}
+			})
 		}
 	}
 }
+
+// maxInFlight bounds the batches being written at once.
+const maxInFlight = 4
 
 // NeedLeaderElection is false: every replica receives webhooks.
 func (w *Writer) NeedLeaderElection() bool { return false }

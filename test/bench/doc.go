@@ -130,11 +130,14 @@ const method = `
   the fan-out process's CPU over the step divided by the events read (for the watch design, kube-apiserver's, which also
   serves the writes). The load generator's own CPU (the bench process) is given per step, in cores.
 - **Controller** (5): the controller binary with a webhook secret and a token for the in-process GitHub fake
-  (` + "`controllers/ghapi/ghapitest`" + `, which keeps GitHub's rate-limit books), resync set to 1 h. Casts with
+  (` + "`test/ghapitest`" + `, which keeps GitHub's rate-limit books), resync set to 1 h. Casts with
   ` + "`spec.runID`" + ` are created and attached first; then signed ` + "`workflow_run`" + ` requested, in_progress,
   ` + "`workflow_job`" + ` in_progress and completed, and ` + "`workflow_run`" + ` completed are POSTed by concurrent senders,
   stage by stage. Time runs from the first POST until a direct list shows every Cast Succeeded, progress 100, conclusion
   success, Complete=True. The row also gives the counted GitHub calls per lifecycle (completion lists artifacts and jobs).
+  Each 202 is answered only once the delivery is stored in the webhook journal. The scenario runs twice: one replica,
+  then two leader-elected replicas (own namespace and runs) with the POSTs alternating between their receivers, as a
+  Service would spread them; the second row's CPU is both replicas' together.
 - **GitHub budget** (6): one controller against the GitHub fake, each part with its own token (a Secret named by
   ` + "`spec.credentialsSecretRef`" + `) so the fake's books stay apart; real time, default ` + "`--resync-interval`" + `
   (60 s). *Attached, no webhooks*: 1,000 Casts on queued runs in 10 repositories; a quiet window (3 min) of counted

@@ -58,8 +58,8 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("no saturation curve with the floor in:\n%s", table)
 	}
 	goals := tableRows(t, table, "### Goals", 4)
-	if len(goals) != 32 {
-		t.Errorf("%d goal rows, want 32:\n%s", len(goals), table)
+	if len(goals) != 34 {
+		t.Errorf("%d goal rows, want 34:\n%s", len(goals), table)
 	}
 	for _, g := range goals {
 		if g[3] != "**PASS**" && g[3] != "**FAIL**" {

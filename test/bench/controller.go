@@ -266,7 +266,7 @@ func (b *bench) controllerRun(ctx context.Context, replicas int) error {
 		lat: lat.summary(), hasLat: true,
 		throughput: fmt.Sprintf("%s webhooks/s", human(float64(seq.Load())/sent.Seconds())),
 		proc:       proc, procName: fmt.Sprintf("controller ×%d", replicas), api: us[0],
-		note: fmt.Sprintf("%d lifecycles (%d POSTs, %d retried, %d failed) all terminal and correct **%s** after the first POST; sending took %s; GitHub fake: %d counted calls (%.2f per lifecycle; %d of them while attaching; %s), %d primary-limited; latency = webhook response time, each 202 after the news is stored in the Cast",
+		note: fmt.Sprintf("%d lifecycles (%d POSTs, %d retried, %d failed) all terminal and correct **%s** after the first POST; sending took %s; GitHub fake: %d counted calls (%.2f per lifecycle; %d of them while attaching; %s), %d primary-limited; latency = webhook response time, each 202 once the news is stored in the webhook journal",
 			L, seq.Load(), retries.Load(), bad.Load(), took.Round(10*time.Millisecond), sent.Round(10*time.Millisecond),
 			st.Counted, float64(st.Counted)/float64(L), attached.Counted, callsByEndpoint(fake, lifecycleToken), st.PrimaryLimited)})
 	return nil

@@ -45,6 +45,9 @@ type CastReconciler struct {
 	// Inbox brings webhook observations from the journal; the reconciler
 	// drains it, and tells it once they are in status.
 	Inbox *Inbox
+	// Reader reads from the API server itself, when the cache's word that
+	// a Cast is gone would cost stored news; nil means Client.
+	Reader client.Reader
 	// Recorder emits the Events `kubectl describe cast` shows.
 	Recorder recorder.EventRecorder
 	// Clock is injected so time-based logic is testable; nil means real time.
@@ -103,10 +106,14 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	base := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, base, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Gone: the news stored for it has nothing left to update.
-			r.Inbox.Forget(req.NamespacedName)
+			return r.gone(ctx, req.NamespacedName)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
+	}
+	if r.Inbox.HasOthers(req.NamespacedName, base.UID) {
+		if lag, err := r.otherCasts(ctx, req.NamespacedName, base.UID); err != nil || lag {
+			return ctrl.Result{RequeueAfter: cacheLagRetry}, err
+		}
 	}
 	cast := base.DeepCopy()
 	if !cast.DeletionTimestamp.IsZero() {
@@ -119,7 +126,7 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		base = cast.DeepCopy()
 	}
 
-	news := r.Inbox.Take(req.NamespacedName)
+	news := r.Inbox.Take(req.NamespacedName, cast.UID)
 	defer func() {
 		if statusUnchanged(&base.Status, &cast.Status) {
 			r.Inbox.Applied(news)
@@ -190,6 +197,9 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 			for _, j := range fetched {
 				runstatus.ApplyJob(&cast.Status, j)
 			}
+			if len(fetched) > 0 {
+				runstatus.CountOmitted(&cast.Status, fetched)
+			}
 		case waitsForGitHub(err):
 			// No news this time; webhooks, timeout and completion go on.
 			res, _ := r.githubTrouble(cast, err, now)
@@ -217,6 +227,54 @@ func (r *CastReconciler) applyRun(ctx context.Context, cast *castv1alpha1.Cast, 
 	r.touch(cast, now)
 	return true
 }
+
+// gone handles a Cast the cache does not hold. Its stored news is released
+// only once the API server confirms it is gone: the journal may name a
+// Cast the leader's cache has not seen yet (created a moment ago and seen
+// by the replica that took the delivery), and releasing its news would
+// delete a delivery answered 2xx.
+func (r *CastReconciler) gone(ctx context.Context, key types.NamespacedName) (ctrl.Result, error) {
+	if !r.Inbox.Has(key) {
+		return ctrl.Result{}, nil
+	}
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	err := reader.Get(ctx, key, &castv1alpha1.Cast{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.Inbox.Forget(key)
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("confirming cast %s is gone: %w", key, err)
+	}
+	// The cache is behind: look again once it has the Cast.
+	return ctrl.Result{RequeueAfter: cacheLagRetry}, nil
+}
+
+// otherCasts settles news stored for another Cast of the same name: void
+// if that Cast is gone (deleted, and this one created under its name), to
+// wait for (lag) if the API server already holds it and the cache does not.
+func (r *CastReconciler) otherCasts(ctx context.Context, key types.NamespacedName, uid types.UID) (lag bool, err error) {
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	current := &castv1alpha1.Cast{}
+	if err := reader.Get(ctx, key, current); err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("reading cast %s from the API server: %w", key, err)
+	}
+	if current.UID != "" && current.UID != uid {
+		return true, nil
+	}
+	r.Inbox.ReleaseOthers(key, current.UID)
+	return false, nil
+}
+
+// cacheLagRetry is how soon a Cast the cache did not hold yet is looked at
+// again.
+const cacheLagRetry = 200 * time.Millisecond
 
 func (r *CastReconciler) now() time.Time {
 	if r.Clock == nil {

@@ -7,7 +7,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/ghapi"
@@ -59,7 +58,6 @@ func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, 
 		}
 	}
 	runstatus.Conclude(st, msg, cast.Generation, now)
-	r.Inbox.Forget(client.ObjectKeyFromObject(cast))
 	r.forget(cast)
 	return ctrl.Result{}, nil
 }

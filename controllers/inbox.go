@@ -18,8 +18,10 @@ import (
 // Cast has at most one wake-up in flight however much news arrives for it,
 // so a burst of deliveries for one Cast costs one status write.
 type Inbox struct {
-	mu      sync.Mutex
-	news    map[types.NamespacedName]*News
+	mu sync.Mutex
+	// news is keyed by name, then UID: a Cast deleted and created again
+	// under its name must not take its predecessor's news.
+	news    map[types.NamespacedName]map[types.UID]*News
 	pending map[types.NamespacedName]bool
 	// batches counts, per journal batch, the Casts whose part of it is not
 	// yet in status; known keeps a batch replayed by a resync from being
@@ -37,6 +39,7 @@ type Inbox struct {
 type News struct {
 	Runs    []runstatus.Run
 	Jobs    []runstatus.Job
+	uid     types.UID
 	batches []string
 }
 
@@ -52,7 +55,7 @@ const maxQueuedRuns = 32
 // NewInbox returns an empty Inbox.
 func NewInbox() *Inbox {
 	return &Inbox{
-		news:    map[types.NamespacedName]*News{},
+		news:    map[types.NamespacedName]map[types.UID]*News{},
 		pending: map[types.NamespacedName]bool{},
 		batches: map[string]int{},
 		known:   map[string]bool{},
@@ -73,10 +76,15 @@ func (b *Inbox) DeliverBatch(batch string, entries []journal.Entry) {
 	var wake []types.NamespacedName
 	for _, e := range entries {
 		key := e.Cast()
-		n := b.news[key]
+		byUID := b.news[key]
+		if byUID == nil {
+			byUID = map[types.UID]*News{}
+			b.news[key] = byUID
+		}
+		n := byUID[e.UID]
 		if n == nil {
-			n = &News{}
-			b.news[key] = n
+			n = &News{uid: e.UID}
+			byUID[e.UID] = n
 		}
 		if !slices.Contains(n.batches, batch) {
 			n.batches = append(n.batches, batch)
@@ -148,18 +156,84 @@ func latestRuns(runs []runstatus.Run) []runstatus.Run {
 	return runs
 }
 
-// Take hands the reconciler the Cast's news; it reports back with Applied
-// once the news is in status, or Return if the write failed.
-func (b *Inbox) Take(cast types.NamespacedName) News {
+// Has reports whether news waits for the Cast.
+func (b *Inbox) Has(cast types.NamespacedName) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.news[cast]) > 0
+}
+
+// Retry puts a batch whose delete failed back on the list to delete.
+func (b *Inbox) Retry(batch string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.applied = append(b.applied, batch)
+	select {
+	case b.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Take hands the reconciler the news for the Cast with this UID (or
+// stored without one); it reports back with Applied once the news is in
+// status, or Return if the write failed. News for another UID stays: see
+// HasOthers.
+func (b *Inbox) Take(cast types.NamespacedName, uid types.UID) News {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.pending, cast)
-	n := b.news[cast]
-	delete(b.news, cast)
-	if n == nil {
-		return News{}
+	byUID := b.news[cast]
+	out := News{uid: uid}
+	for _, id := range []types.UID{"", uid} {
+		n := byUID[id]
+		if n == nil {
+			continue
+		}
+		delete(byUID, id)
+		out.Runs = latestRuns(append(out.Runs, n.Runs...))
+		for _, j := range n.Jobs {
+			out.addJob(j)
+		}
+		out.batches = append(out.batches, n.batches...)
 	}
-	return *n
+	if len(byUID) == 0 {
+		delete(b.news, cast)
+	}
+	return out
+}
+
+// HasOthers reports whether news waits for a Cast of this name with
+// another UID: one deleted and created again (its news is void), or one
+// the reader's cache has not seen yet (its news must wait).
+func (b *Inbox) HasOthers(cast types.NamespacedName, uid types.UID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id := range b.news[cast] {
+		if id != "" && id != uid {
+			return true
+		}
+	}
+	return false
+}
+
+// ReleaseOthers releases the news for every UID of the name but uid: the
+// API server says those Casts are gone.
+func (b *Inbox) ReleaseOthers(cast types.NamespacedName, uid types.UID) {
+	b.mu.Lock()
+	var void []*News
+	for id, n := range b.news[cast] {
+		if id != "" && id != uid {
+			void = append(void, n)
+			delete(b.news[cast], id)
+		}
+	}
+	if len(b.news[cast]) == 0 {
+		delete(b.news, cast)
+	}
+	b.mu.Unlock()
+	for _, n := range void {
+		b.Applied(*n)
+	}
 }
 
 // Return puts back news whose status write failed, ahead of any that
@@ -170,9 +244,14 @@ func (b *Inbox) Return(cast types.NamespacedName, taken News) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := b.news[cast]
+	byUID := b.news[cast]
+	if byUID == nil {
+		byUID = map[types.UID]*News{}
+		b.news[cast] = byUID
+	}
+	n := byUID[taken.uid]
 	if n == nil {
-		b.news[cast] = &taken
+		byUID[taken.uid] = &taken
 		return
 	}
 	n.Runs = latestRuns(append(slices.Clone(taken.Runs), n.Runs...))
@@ -213,11 +292,11 @@ func (b *Inbox) Applied(taken News) {
 // its batches count as applied.
 func (b *Inbox) Forget(cast types.NamespacedName) {
 	b.mu.Lock()
-	n := b.news[cast]
+	byUID := b.news[cast]
 	delete(b.news, cast)
 	delete(b.pending, cast)
 	b.mu.Unlock()
-	if n != nil {
+	for _, n := range byUID {
 		b.Applied(*n)
 	}
 }
@@ -242,7 +321,7 @@ func (b *Inbox) AppliedBatches() []string {
 }
 
 // BatchDeleted lets the inbox forget a batch once it is gone from the
-// journal, so its name costs no memory.
+// journal and no Cast waits for it, so its name costs no memory.
 func (b *Inbox) BatchDeleted(batch string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -28,7 +28,7 @@ func TestBatchDeletedOnlyOnceEveryCastApplied(t *testing.T) {
 		entry(castTwo, runstatus.Observation{Job: &runstatus.Job{ID: 7, RunID: 2, Status: "completed"}}),
 		entry(castOne, runstatus.Observation{Job: &runstatus.Job{ID: 8, RunID: 1, Status: "queued"}}),
 	})
-	one := b.Take(castOne)
+	one := b.Take(castOne, "")
 	if len(one.Runs) != 1 || len(one.Jobs) != 1 {
 		t.Fatalf("cast one took %d runs, %d jobs; want 1 and 1", len(one.Runs), len(one.Jobs))
 	}
@@ -36,13 +36,13 @@ func TestBatchDeletedOnlyOnceEveryCastApplied(t *testing.T) {
 	if got := b.AppliedBatches(); len(got) != 0 {
 		t.Fatalf("batch released while cast two still waits: %v", got)
 	}
-	two := b.Take(castTwo)
+	two := b.Take(castTwo, "")
 	// The write failed: the news goes back, the batch stays.
 	b.Return(castTwo, two)
 	if got := b.AppliedBatches(); len(got) != 0 {
 		t.Fatalf("batch released after a failed write: %v", got)
 	}
-	again := b.Take(castTwo)
+	again := b.Take(castTwo, "")
 	if len(again.Jobs) != 1 {
 		t.Fatalf("returned news lost: %+v", again)
 	}
@@ -64,7 +64,7 @@ func TestReplayedBatchIsIgnored(t *testing.T) {
 	e := []journal.Entry{entry(castOne, runstatus.Observation{Run: &runstatus.Run{ID: 1, Status: "queued"}})}
 	b.DeliverBatch("batch-1", e)
 	b.DeliverBatch("batch-1", e)
-	n := b.Take(castOne)
+	n := b.Take(castOne, "")
 	if len(n.Runs) != 1 {
 		t.Fatalf("took %d runs, want 1", len(n.Runs))
 	}
@@ -103,11 +103,34 @@ func TestOneWakeUpPerCast(t *testing.T) {
 	if n := len(b.Source()); n != 1 {
 		t.Fatalf("%d wake-ups queued, want 1", n)
 	}
-	n := b.Take(castOne)
+	n := b.Take(castOne, "")
 	if len(n.Jobs) != 1 || len(n.Jobs[0].Steps) != 9 {
 		t.Fatalf("jobs %+v, want the last snapshot of job 5", n.Jobs)
 	}
 	if len(n.batches) != 10 {
 		t.Fatalf("%d batches, want 10", len(n.batches))
+	}
+}
+
+// News stored for a Cast never reaches another created later under its
+// name: the reconciler takes only its own UID's, and the rest waits until
+// the API server says whose it is.
+func TestNewsKeepsToItsCast(t *testing.T) {
+	b := NewInbox()
+	old := entry(castOne, runstatus.Observation{Run: &runstatus.Run{ID: 1, Status: "completed"}})
+	old.UID = "uid-old"
+	b.DeliverBatch("batch-old", []journal.Entry{old})
+	if n := b.Take(castOne, "uid-new"); len(n.Runs) != 0 {
+		t.Fatalf("the new Cast took its predecessor's news: %+v", n)
+	}
+	if !b.HasOthers(castOne, "uid-new") {
+		t.Fatal("the old Cast's news was dropped before anyone said it is gone")
+	}
+	b.ReleaseOthers(castOne, "uid-new")
+	if got := b.AppliedBatches(); !slices.Equal(got, []string{"batch-old"}) {
+		t.Fatalf("applied batches %v, want [batch-old]", got)
+	}
+	if b.Has(castOne) {
+		t.Error("news left for castOne")
 	}
 }

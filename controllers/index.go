@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
 
 // runIndexName indexes Casts by "owner/repo#runID" so a webhook finds its
@@ -64,9 +65,9 @@ type RunIndex struct {
 	Cache cache.Informers
 }
 
-// CastsForRun lists the Casts, in any namespace, that track the run. It
-// reads the index's keys, namespace/name, and copies no Cast.
-func (i RunIndex) CastsForRun(ctx context.Context, repository string, runID int64) ([]types.NamespacedName, error) {
+// CastsForRun lists the Casts, in any namespace, that track the run, with
+// their UIDs. It copies no Cast.
+func (i RunIndex) CastsForRun(ctx context.Context, repository string, runID int64) ([]webhook.CastRef, error) {
 	inf, err := i.Cache.GetInformer(ctx, &castv1alpha1.Cast{})
 	if err != nil {
 		return nil, fmt.Errorf("looking up casts for run %d of %s: %w", runID, repository, err)
@@ -75,17 +76,17 @@ func (i RunIndex) CastsForRun(ctx context.Context, repository string, runID int6
 	if !ok {
 		return nil, fmt.Errorf("looking up casts for run %d of %s: the Cast informer (%T) has no indexer", runID, repository, inf)
 	}
-	keys, err := sii.GetIndexer().IndexKeys(runIndexName, runIndexKey(repository, runID))
+	objs, err := sii.GetIndexer().ByIndex(runIndexName, runIndexKey(repository, runID))
 	if err != nil {
 		return nil, fmt.Errorf("looking up casts for run %d of %s: %w", runID, repository, err)
 	}
-	out := make([]types.NamespacedName, 0, len(keys))
-	for _, k := range keys {
-		ns, name, err := toolscache.SplitMetaNamespaceKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("looking up casts for run %d of %s: %w", runID, repository, err)
+	out := make([]webhook.CastRef, 0, len(objs))
+	for _, o := range objs {
+		cast, ok := o.(*castv1alpha1.Cast)
+		if !ok {
+			return nil, fmt.Errorf("looking up casts for run %d of %s: the index holds a %T", runID, repository, o)
 		}
-		out = append(out, types.NamespacedName{Namespace: ns, Name: name})
+		out = append(out, webhook.CastRef{NamespacedName: types.NamespacedName{Namespace: cast.Namespace, Name: cast.Name}, UID: cast.UID})
 	}
 	return out, nil
 }

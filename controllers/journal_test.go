@@ -16,6 +16,7 @@ import (
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/controllers/journal"
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
@@ -49,7 +50,7 @@ var _ = Describe("Webhook journal", func() {
 		Expect(k8s.Create(ctx, cast)).To(Succeed())
 
 		standby := startWriter(journalNamespace)
-		Expect(standby.Store(ctx, "spell-platform/spells", []types.NamespacedName{client.ObjectKeyFromObject(cast)},
+		Expect(standby.Store(ctx, "spell-platform/spells", []webhook.CastRef{{NamespacedName: client.ObjectKeyFromObject(cast), UID: cast.UID}},
 			runstatus.Observation{Job: &runstatus.Job{ID: 77, RunID: runID, Attempt: 1, Name: "build", Status: "completed", Conclusion: "success"}})).
 			To(Succeed())
 
@@ -73,7 +74,7 @@ var _ = Describe("Webhook journal", func() {
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 				defer cancel()
-				errs <- w.Store(ctx, "spell-platform/spells", []types.NamespacedName{{Namespace: "team", Name: fmt.Sprintf("c-%d", i)}},
+				errs <- w.Store(ctx, "spell-platform/spells", []webhook.CastRef{{NamespacedName: types.NamespacedName{Namespace: "team", Name: fmt.Sprintf("c-%d", i)}}},
 					runstatus.Observation{Run: &runstatus.Run{ID: int64(i), Status: "in_progress"}})
 			})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -95,14 +96,23 @@ func (f *JournalFeed) add(ctx context.Context, obj any) {
 	f.Inbox.DeliverBatch(cm.Name, entries)
 }
 
-// delete removes an applied batch. A failure leaves it for the next
-// leader's replay, which applies it again harmlessly and deletes it.
+// delete removes an applied batch, and tries again later if that fails; a
+// batch left behind only costs the next leader a harmless replay.
 func (f *JournalFeed) delete(ctx context.Context, batch string) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: batch}}
-	if err := f.Client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, context.Canceled) {
-		logf.FromContext(ctx).Error(err, "deleting an applied webhook journal batch failed; the next leader replays it", "batch", batch)
+	err := f.Client.Delete(ctx, cm)
+	switch {
+	case err == nil || apierrors.IsNotFound(err):
+		f.Inbox.BatchDeleted(batch)
+	case errors.Is(err, context.Canceled):
+	default:
+		logf.FromContext(ctx).Error(err, "deleting an applied webhook journal batch failed; trying again", "batch", batch, "in", deleteRetry)
+		time.AfterFunc(deleteRetry, func() { f.Inbox.Retry(batch) })
 	}
 }
+
+// deleteRetry spaces attempts to delete an applied batch.
+const deleteRetry = 5 * time.Second
 
 // JournalCache restricts the manager's cache of ConfigMaps to the
 // journal's, in its namespace: the operator has no business with others.

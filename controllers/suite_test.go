@@ -129,6 +129,7 @@ func startManagerWith(o managerOptions) {
 	inbox := NewInbox()
 	r := &CastReconciler{
 		Inbox:                 inbox,
+		Reader:                mgr.GetAPIReader(),
 		Client:                mgr.GetClient(),
 		GitHub:                ghapi.NewClients(o.github, mgr.GetAPIReader()),
 		Activity:              activity,

@@ -181,8 +181,9 @@ type CastStatus struct {
 	// +optional
 	Jobs []JobStatus `json:"jobs,omitempty"`
 
-	// JobsOmitted counts news about jobs past MaxJobs, which status does not
-	// keep. It counts deliveries, not jobs, so it is an upper bound.
+	// JobsOmitted counts the jobs past MaxJobs, which status does not keep:
+	// exact once the jobs were listed from the REST API (at a resync), at
+	// least 1 while only webhooks told of them.
 	// +optional
 	JobsOmitted int32 `json:"jobsOmitted,omitempty"`
 

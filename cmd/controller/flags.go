@@ -106,6 +106,7 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		WebhookResyncInterval: f.webhookResync,
 		Rates:                 runstatus.Rates(f.rates),
 		Inbox:                 inbox,
+		Reader:                mgr.GetAPIReader(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Cast controller: %w", err)

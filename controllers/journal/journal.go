@@ -43,6 +43,9 @@ func Selector() labels.Selector { return labels.SelectorFromSet(labels.Set{Label
 type Entry struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
+	// UID is the Cast's, as the receiver's cache knew it: news for a Cast
+	// deleted meanwhile never reaches one created again under its name.
+	UID types.UID `json:"uid,omitempty"`
 	// Repository is the delivery's repository, proof that its webhook
 	// delivers.
 	Repository string `json:"repository"`

@@ -12,10 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/spell-platform/cast-operator/controllers/runstatus"
+	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
 
 // Bounds on one batch: a ConfigMap holds at most 1 MiB, and a batch that is
@@ -57,10 +57,10 @@ func (w *Writer) Namespace() string { return w.namespace }
 // batch holding it is stored, or with an error once ctx ends or the write
 // failed: then the news may or may not be stored, and the receiver must
 // not answer 2xx.
-func (w *Writer) Store(ctx context.Context, repository string, casts []types.NamespacedName, obs runstatus.Observation) error {
+func (w *Writer) Store(ctx context.Context, repository string, casts []webhook.CastRef, obs runstatus.Observation) error {
 	req := &appendReq{done: make(chan error, 1)}
 	for _, c := range casts {
-		b, err := json.Marshal(Entry{Namespace: c.Namespace, Name: c.Name, Repository: repository, Observation: obs})
+		b, err := json.Marshal(Entry{Namespace: c.Namespace, Name: c.Name, UID: c.UID, Repository: repository, Observation: obs})
 		if err != nil {
 			return fmt.Errorf("encoding webhook journal entry: %w", err)
 		}
@@ -179,7 +179,7 @@ func (w *Writer) commit(ctx context.Context, batch []*appendReq) error {
 	delay := 50 * time.Millisecond
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = w.client.Create(ctx, cm.DeepCopy())
+		err = w.create(ctx, cm.DeepCopy())
 		if err == nil || attempt == commitAttempts || !retriable(err) {
 			break
 		}
@@ -194,6 +194,16 @@ func (w *Writer) commit(ctx context.Context, batch []*appendReq) error {
 		return fmt.Errorf("writing webhook journal batch in %s: %w", w.namespace, err)
 	}
 	return nil
+}
+
+// commitTimeout bounds one create: a connection that hangs must not hold a
+// slot for longer than any delivery waiting on it could wait.
+const commitTimeout = 8 * time.Second
+
+func (w *Writer) create(ctx context.Context, cm *corev1.ConfigMap) error {
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	return w.client.Create(ctx, cm)
 }
 
 // retriable: an API server that is slow, overloaded or briefly unreachable

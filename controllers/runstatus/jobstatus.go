@@ -46,11 +46,39 @@ func ApplyJob(st *castv1alpha1.CastStatus, j Job) bool {
 	case found:
 		st.Jobs[i] = toJobStatus(j, attempt, stepBudget(st.Jobs, i))
 	case len(st.Jobs) >= castv1alpha1.MaxJobs:
-		st.JobsOmitted++
+		// Which jobs were counted is not kept, so a webhook only says
+		// some are left out; CountOmitted makes it exact from a listing.
+		if st.JobsOmitted > 0 {
+			return false
+		}
+		st.JobsOmitted = 1
+		refreshProgress(st)
 		return true
 	default:
 		st.Jobs = slices.Insert(st.Jobs, i, toJobStatus(j, attempt, stepBudget(st.Jobs, -1)))
 	}
+	refreshProgress(st)
+	return true
+}
+
+// CountOmitted sets JobsOmitted from a listing of every job of the run
+// (the REST API's): the jobs of the stored attempt that status does not
+// keep. It reports whether st changed.
+func CountOmitted(st *castv1alpha1.CastStatus, listed []Job) bool {
+	attempt := jobsAttempt(st)
+	omitted := int32(0)
+	for _, j := range listed {
+		if max(j.Attempt, 1) != attempt {
+			continue
+		}
+		if _, kept := slices.BinarySearchFunc(st.Jobs, j.ID, func(s castv1alpha1.JobStatus, id int64) int { return cmp.Compare(s.ID, id) }); !kept {
+			omitted++
+		}
+	}
+	if omitted == st.JobsOmitted {
+		return false
+	}
+	st.JobsOmitted = omitted
 	refreshProgress(st)
 	return true
 }

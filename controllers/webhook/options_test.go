@@ -15,7 +15,7 @@ import (
 
 type discardStore struct{}
 
-func (discardStore) Store(context.Context, string, []types.NamespacedName, runstatus.Observation) error {
+func (discardStore) Store(context.Context, string, []CastRef, runstatus.Observation) error {
 	return nil
 }
 

@@ -32,7 +32,14 @@ import (
 // repository behind it). It must answer from a local cache: it runs inside
 // GitHub's 10 second delivery timeout.
 type Index interface {
-	CastsForRun(ctx context.Context, repository string, runID int64) ([]types.NamespacedName, error)
+	CastsForRun(ctx context.Context, repository string, runID int64) ([]CastRef, error)
+}
+
+// CastRef names a Cast, with the UID the index knew it by: news stored for
+// a Cast must never reach another created later under its name.
+type CastRef struct {
+	types.NamespacedName
+	UID types.UID
 }
 
 // Store keeps a delivery's observation for the Casts it concerns. Store
@@ -42,7 +49,7 @@ type Index interface {
 // serialised), which is harmless because merging an observation is
 // idempotent.
 type Store interface {
-	Store(ctx context.Context, repository string, casts []types.NamespacedName, obs runstatus.Observation) error
+	Store(ctx context.Context, repository string, casts []CastRef, obs runstatus.Observation) error
 }
 
 // Options configures a Receiver. Zero values take the defaults below,

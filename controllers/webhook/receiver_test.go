@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,14 +36,18 @@ type fakeIndex struct {
 
 func runKey(repo string, runID int64) string { return repo + "#" + strconv.FormatInt(runID, 10) }
 
-func (f *fakeIndex) CastsForRun(_ context.Context, repo string, runID int64) ([]types.NamespacedName, error) {
+func (f *fakeIndex) CastsForRun(_ context.Context, repo string, runID int64) ([]CastRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.err != nil {
 		return nil, f.err
 	}
-	return f.casts[runKey(repo, runID)], nil
+	var out []CastRef
+	for _, c := range f.casts[runKey(repo, runID)] {
+		out = append(out, CastRef{NamespacedName: c, UID: types.UID("uid-of-" + c.Name)})
+	}
+	return out, nil
 }
 
 func (f *fakeIndex) setErr(err error) {
@@ -65,7 +70,7 @@ type fakeStore struct {
 	hang bool
 }
 
-func (f *fakeStore) Store(ctx context.Context, _ string, casts []types.NamespacedName, obs runstatus.Observation) error {
+func (f *fakeStore) Store(ctx context.Context, _ string, casts []CastRef, obs runstatus.Observation) error {
 	f.mu.Lock()
 	err, hang := f.err, f.hang
 	f.mu.Unlock()
@@ -79,7 +84,10 @@ func (f *fakeStore) Store(ctx context.Context, _ string, casts []types.Namespace
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range casts {
-		f.got = append(f.got, delivery{c, obs})
+		if c.UID != types.UID("uid-of-"+c.Name) {
+			return fmt.Errorf("cast %s stored with UID %q, not the index's", c.NamespacedName, c.UID)
+		}
+		f.got = append(f.got, delivery{c.NamespacedName, obs})
 	}
 	return nil
 }

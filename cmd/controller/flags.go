@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,7 +124,11 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		return nil
 	}
 	ns := f.JournalNamespace()
-	writer := journal.NewWriter(mgr.GetClient(), ns)
+	jc, err := journalClient(mgr)
+	if err != nil {
+		return err
+	}
+	writer := journal.NewWriter(jc, ns)
 	recv, err := webhook.New(webhook.Options{BindAddress: f.webhookAddr, Secret: secret, OnDelivery: activity.Heard},
 		controllers.RunIndex{Cache: mgr.GetCache()}, writer)
 	if err != nil {
@@ -134,6 +141,21 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		}
 	}
 	return nil
+}
+
+// journalClient writes the webhook journal over connections of its own:
+// every webhook answer waits for those writes, and on the manager's shared
+// HTTP/2 connection they would queue behind the reconciler's status
+// writes. client-go shares a transport between configs it can compare; a
+// Proxy func (the same one it uses by default) makes this config its own.
+func journalClient(mgr ctrl.Manager) (client.Client, error) {
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	cfg.Proxy = utilnet.NewProxierWithNoProxyCIDR(http.ProxyFromEnvironment)
+	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("creating the webhook journal's client: %w", err)
+	}
+	return c, nil
 }
 
 // JournalNamespace is --webhook-journal-namespace, or the Pod's own

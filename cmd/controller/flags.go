@@ -145,12 +145,16 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 
 // journalClient writes the webhook journal over connections of its own:
 // every webhook answer waits for those writes, and on the manager's shared
-// HTTP/2 connection they would queue behind the reconciler's status
-// writes. client-go shares a transport between configs it can compare; a
-// Proxy func (the same one it uses by default) makes this config its own.
+// HTTP/2 connection they queued behind its watches and status writes.
+// HTTP/1.1 gives each of the writer's concurrent creates a connection, so
+// none waits behind another (bench p99 52–72 ms, from 65–80 ms over one
+// HTTP/2 connection and 79–134 ms over the shared one). client-go shares a
+// transport between configs it can compare; a Proxy func (the one it uses
+// by default) makes this config its own.
 func journalClient(mgr ctrl.Manager) (client.Client, error) {
 	cfg := rest.CopyConfig(mgr.GetConfig())
 	cfg.Proxy = utilnet.NewProxierWithNoProxyCIDR(http.ProxyFromEnvironment)
+	cfg.NextProtos = []string{"http/1.1"}
 	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	if err != nil {
 		return nil, fmt.Errorf("creating the webhook journal's client: %w", err)

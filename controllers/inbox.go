@@ -105,6 +105,15 @@ func (b *Inbox) DeliverBatch(batch string, entries []journal.Entry) {
 	}
 }
 
+// absorb adds news that arrived after n's.
+func (n *News) absorb(later *News) {
+	n.Runs = latestRuns(append(n.Runs, later.Runs...))
+	for _, j := range later.Jobs {
+		n.addJob(j)
+	}
+	n.batches = append(n.batches, later.batches...)
+}
+
 func (n *News) add(obs runstatus.Observation) {
 	if obs.Run != nil {
 		n.Runs = latestRuns(append(n.Runs, *obs.Run))
@@ -167,11 +176,7 @@ func (b *Inbox) Has(cast types.NamespacedName) bool {
 func (b *Inbox) Retry(batch string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.applied = append(b.applied, batch)
-	select {
-	case b.signal <- struct{}{}:
-	default:
-	}
+	b.toDeleteLocked(batch)
 }
 
 // Take hands the reconciler the news for the Cast with this UID (or
@@ -190,11 +195,7 @@ func (b *Inbox) Take(cast types.NamespacedName, uid types.UID) News {
 			continue
 		}
 		delete(byUID, id)
-		out.Runs = latestRuns(append(out.Runs, n.Runs...))
-		for _, j := range n.Jobs {
-			out.addJob(j)
-		}
-		out.batches = append(out.batches, n.batches...)
+		out.absorb(n)
 	}
 	if len(byUID) == 0 {
 		delete(b.news, cast)
@@ -249,25 +250,12 @@ func (b *Inbox) Return(cast types.NamespacedName, taken News) {
 		byUID = map[types.UID]*News{}
 		b.news[cast] = byUID
 	}
-	n := byUID[taken.uid]
-	if n == nil {
-		byUID[taken.uid] = &taken
-		return
+	// A batch delivered once is never queued again, so the news that
+	// arrived since holds other batches than taken's.
+	if later := byUID[taken.uid]; later != nil {
+		taken.absorb(later)
 	}
-	n.Runs = latestRuns(append(slices.Clone(taken.Runs), n.Runs...))
-	later := n.Jobs
-	n.Jobs = slices.Clone(taken.Jobs)
-	for _, j := range later {
-		n.addJob(j)
-	}
-	for _, batch := range taken.batches {
-		if slices.Contains(n.batches, batch) {
-			// Both hold the batch's part: count the Cast once.
-			b.batches[batch]--
-		} else {
-			n.batches = append(n.batches, batch)
-		}
-	}
+	byUID[taken.uid] = &taken
 }
 
 // Applied records that taken is in status (or that its Cast is gone):
@@ -303,6 +291,10 @@ func (b *Inbox) Forget(cast types.NamespacedName) {
 
 func (b *Inbox) doneLocked(batch string) {
 	delete(b.batches, batch)
+	b.toDeleteLocked(batch)
+}
+
+func (b *Inbox) toDeleteLocked(batch string) {
 	b.applied = append(b.applied, batch)
 	select {
 	case b.signal <- struct{}{}:

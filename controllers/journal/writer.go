@@ -50,9 +50,6 @@ func NewWriter(c client.Writer, namespace string) *Writer {
 	return &Writer{client: c, namespace: namespace, kick: make(chan struct{}, 1)}
 }
 
-// Namespace is where the batches are written.
-func (w *Writer) Namespace() string { return w.namespace }
-
 // Store appends the delivery's news for each Cast and returns once the
 // batch holding it is stored, or with an error once ctx ends or the write
 // failed: then the news may or may not be stored, and the receiver must
@@ -198,7 +195,7 @@ func (w *Writer) commit(ctx context.Context, batch []*appendReq) error {
 
 // commitTimeout bounds one create: a connection that hangs must not hold a
 // slot for longer than any delivery waiting on it could wait.
-const commitTimeout = 8 * time.Second
+const commitTimeout = webhook.DefaultStoreTimeout
 
 func (w *Writer) create(ctx context.Context, cm *corev1.ConfigMap) error {
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)

@@ -205,14 +205,12 @@ func postThenKill(r *controllerReplica, d delivery) (code int, body string, kill
 		return 0, "", 0, err
 	}
 	defer conn.Close()
-	req, err := http.NewRequest(http.MethodPost, r.webhookURL(), bytes.NewReader(d.Body))
+	// A new delivery ID per try: a retry after "no cast tracks" is news.
+	d.ID += "-" + fmt.Sprint(time.Now().UnixNano())
+	req, err := signedRequest(r.webhookURL(), webhookSecret, d)
 	if err != nil {
 		return 0, "", 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.HeaderEvent, d.Event)
-	req.Header.Set(webhook.HeaderDelivery, d.ID+"-"+fmt.Sprint(time.Now().UnixNano()))
-	req.Header.Set(webhook.HeaderSignature, webhook.Signature([]byte(webhookSecret), d.Body))
 	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
 	if err := req.Write(conn); err != nil {
 		return 0, "", 0, err

@@ -114,16 +114,25 @@ func jobDelivery(runID int64, action string, done int, started time.Time) delive
 	return delivery{ID: fmt.Sprintf("job-%d-%s-%d", runID, action, done), Event: webhook.EventWorkflowJob, Body: encode(whDelivery{Action: action, WorkflowJob: job})}
 }
 
-// post sends a signed delivery and returns the status and body.
-func post(hc *http.Client, url, secret string, d delivery) (int, string, error) {
+// signedRequest is d as GitHub posts it to url.
+func signedRequest(url, secret string, d delivery) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.Body))
 	if err != nil {
-		return 0, "", err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(webhook.HeaderEvent, d.Event)
 	req.Header.Set(webhook.HeaderDelivery, d.ID)
 	req.Header.Set(webhook.HeaderSignature, webhook.Signature([]byte(secret), d.Body))
+	return req, nil
+}
+
+// post sends a signed delivery and returns the status and body.
+func post(hc *http.Client, url, secret string, d delivery) (int, string, error) {
+	req, err := signedRequest(url, secret, d)
+	if err != nil {
+		return 0, "", err
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, "", err

@@ -1,5 +1,11 @@
+# The release, from VERSION: the binary's version, the image tag and the
+# chart's appVersion.
+VERSION ?= $(shell cat VERSION)
+# The linker flags of every shipped build (also the Dockerfile's): strip
+# symbols, and stamp the release into `cast-operator version`.
+LDFLAGS ?= -s -w -X github.com/spell-platform/cast-operator/internal/version.version=$(VERSION)
 # Image used by `make deploy` and `make docker-build`.
-IMG ?= ghcr.io/spell-platform/cast-operator:latest
+IMG ?= ghcr.io/spell-platform/cast-operator:$(VERSION)
 
 # Kubernetes version of the envtest control plane, built from source into bin/.
 ENVTEST_K8S_VERSION ?= 1.37.2
@@ -106,11 +112,11 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 
 .PHONY: build
 build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
-	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/cast-operator .
+	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/cast-operator .
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null) -t $(IMG) .
 
 ##@ Deployment
 

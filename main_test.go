@@ -26,11 +26,15 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-leader-elect-lease-duration"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-pprof-bind-address"},
 		{args: []string{"watch", "-o", "yaml"}, wantCode: 2, wantOut: "yaml"},
+		{args: []string{"version"}, wantCode: 0, wantOut: "cast-operator "},
+		{args: []string{"--version"}, wantCode: 0, wantOut: "cast-operator "},
+		{args: []string{"version", "-o", "json"}, wantCode: 0, wantOut: `"goVersion":"go1.`},
+		{args: []string{"version", "-o", "yaml"}, wantCode: 1, wantOut: `-o "yaml": want text or json`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			code := run(tt.args, &out)
+			code := run(tt.args, &out, &out)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; output:\n%s", code, tt.wantCode, out.String())
 			}
@@ -71,11 +75,7 @@ func TestProductionBinaryLinksNoTestMachinery(t *testing.T) {
 // listDeps is `go list -deps` of this package, the binary's main package.
 func listDeps(t *testing.T, tags string) []string {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(goTool); err != nil {
-		goTool = "go"
-	}
-	out, err := exec.Command(goTool, "list", tags, "-deps", ".").Output()
+	out, err := exec.Command(goTool(), "list", tags, "-deps", ".").Output()
 	if err != nil {
 		var stderr []byte
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
@@ -84,4 +84,17 @@ func listDeps(t *testing.T, tags string) []string {
 		t.Fatalf("go list %s -deps .: %v\n%s", tags, err, stderr)
 	}
 	return strings.Fields(string(out))
+}
+
+// goTool is the go command of the toolchain running the tests.
+func goTool() string {
+	if tool := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(tool) {
+		return tool
+	}
+	return "go"
+}
+
+func fileExists(path string) bool {
+	_, err := exec.LookPath(path)
+	return err == nil
 }

@@ -13,7 +13,7 @@ import (
 func TestDevNotBuilt(t *testing.T) {
 	for _, args := range [][]string{{"dev"}, {"dev", "-h"}, {"dev", "--data-dir", ".local"}} {
 		var out bytes.Buffer
-		if code := run(args, &out); code != 1 {
+		if code := run(args, &out, &out); code != 1 {
 			t.Errorf("%q: exit code %d, want 1; output:\n%s", args, code, out.String())
 		}
 		if !strings.Contains(out.String(), "make run") || strings.Contains(out.String(), "unknown command") {

@@ -110,6 +110,7 @@ func (f *LeaderFlags) apply(o *ctrl.Options) {
 // tune adjusts the options per command (the streamer trims its cache).
 func NewManager(cfg *rest.Config, f *ManagerFlags, leader LeaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
+	logVersion()
 	opts := ctrl.Options{
 		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},

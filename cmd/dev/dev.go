@@ -92,12 +92,18 @@ func Run(args []string, out io.Writer) error {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
 
+	if err := installRoles(ctx, cfg); err != nil {
+		return err
+	}
 	viewerToken, err := writeViewerToken(ctx, cfg, dir)
 	if err != nil {
 		return err
 	}
 	mgr, err := cli.NewManager(cfg, &mf, cli.LeaderFlags{}, cf.Cache)
 	if err != nil {
+		return err
+	}
+	if err := addRoleAggregation(mgr); err != nil {
 		return err
 	}
 	if err := controller.AddControllerAndReceiver(mgr, &cf, secret); err != nil {

@@ -19,8 +19,9 @@ import (
 const viewerTokenSeconds = 12 * 60 * 60
 
 // writeViewerToken gives `make run` a real, least-privileged identity to
-// stream with: ServiceAccount default/cast-viewer, allowed to read Casts in
-// every namespace, and its token in dir/viewer.token.
+// stream with: ServiceAccount default/cast-viewer, bound to the shipped
+// cast-viewer ClusterRole in every namespace, and its token in
+// dir/viewer.token.
 func writeViewerToken(ctx context.Context, cfg *rest.Config, dir string) (string, error) {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -33,17 +34,9 @@ func writeViewerToken(ctx context.Context, cfg *rest.Config, dir string) (string
 			return err
 		},
 		func() error {
-			_, err := kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
-				ObjectMeta: metav1.ObjectMeta{Name: "cast-viewer"},
-				Rules: []rbacv1.PolicyRule{{APIGroups: []string{"spell.dev"}, Resources: []string{"casts"},
-					Verbs: []string{"get", "list", "watch"}}},
-			}, metav1.CreateOptions{})
-			return err
-		},
-		func() error {
 			_, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
 				ObjectMeta: metav1.ObjectMeta{Name: "cast-viewer"},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cast-viewer"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: viewerRole},
 				Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "cast-viewer", Namespace: "default"}},
 			}, metav1.CreateOptions{})
 			return err

@@ -60,6 +60,11 @@ vet: ## Run go vet (also on the dev build's registration of the dev command).
 	go vet ./...
 	go vet -tags dev .
 
+.PHONY: lint
+lint: ## Run golangci-lint (pinned in go.mod, config in .golangci.yml; built into bin/ once).
+	@test -x $(LOCALBIN)/golangci-lint -a $(LOCALBIN)/golangci-lint -nt go.mod || go build -o $(LOCALBIN)/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	$(LOCALBIN)/golangci-lint run ./...
+
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd (and etcdctl, etcdutl for the etcd-restore fault spec) for envtest into bin/ (once).
 	@hack/build-envtest.sh $(ENVTEST_K8S_VERSION) $(ENVTEST_DIR)

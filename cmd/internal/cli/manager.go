@@ -41,7 +41,7 @@ type ManagerFlags struct {
 // metrics stay on loopback).
 func (f *ManagerFlags) Bind(fs *flag.FlagSet, metricsDefault, probeDefault string, secureDefault bool) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", metricsDefault, "address of the Prometheus /metrics endpoint; 0 disables it")
-	fs.BoolVar(&f.metricsSecure, "metrics-secure", secureDefault, "serve /metrics over HTTPS to callers whose Kubernetes token may get the nonResourceURL /metrics (TokenReview and SubjectAccessReview: 401 without a valid token, 403 without RBAC); false serves plain HTTP to anyone who can reach the address")
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", secureDefault, "serve /metrics over HTTPS to callers whose Kubernetes token may get the nonResourceURL /metrics (TokenReview and SubjectAccessReview: 401 without a token, 403 without RBAC); false serves plain HTTP to anyone who can reach the address")
 	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory holding tls.crt and tls.key for --metrics-secure, reloaded when they change; default: a self-signed certificate generated at start")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of the Go /debug/pprof endpoints, for profiling a live process; 0 disables them (the default: they expose internals and cost CPU when read)")

@@ -163,6 +163,11 @@ var _ = Describe("Deployment manifests", Ordered, func() {
 			"deployment.apps/cast-operator-streamer",
 			"service/cast-operator-streamer",
 			"clusterrole.rbac.authorization.k8s.io/cast-operator-streamer-role",
+			"service/cast-operator-controller-manager-metrics-service",
+			"service/cast-operator-streamer-metrics-service",
+			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-auth-role",
+			"clusterrolebinding.rbac.authorization.k8s.io/cast-operator-metrics-auth-rolebinding",
+			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-reader",
 		} {
 			Expect(string(out)).To(ContainSubstring(want))
 		}

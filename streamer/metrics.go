@@ -7,7 +7,7 @@ import (
 )
 
 // Stream metrics, on the same registry as controller-runtime's, served at
-// the streamer's /metrics.
+// the metrics server of the streamer's manager (--metrics-bind-address).
 var (
 	openStreams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "cast_streamer_open_streams", Help: "Event streams open on this replica.",

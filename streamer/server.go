@@ -13,12 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/internal/httpserve"
@@ -198,7 +196,6 @@ func (s *Server) Handler() http.Handler {
 		}
 		httpserve.WriteText(w, http.StatusOK, "ok")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 
 	mux.HandleFunc("POST /api/v1/session", s.createSession)
 	mux.HandleFunc("DELETE /api/v1/session", s.deleteSession)

@@ -18,7 +18,7 @@ import (
 func Run(args []string, out io.Writer) error {
 	fs := cli.NewFlagSet("controller", out)
 	var mf cli.ManagerFlags
-	mf.Bind(fs, ":8080", ":8081")
+	mf.Bind(fs, ":8443", ":8081", true)
 	var lf cli.LeaderFlags
 	lf.Bind(fs)
 	var cf Flags

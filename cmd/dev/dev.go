@@ -44,7 +44,7 @@ Stop with Ctrl-C (the control plane stops with it; data stays in %[3]s).
 func Run(args []string, out io.Writer) error {
 	fs := cli.NewFlagSet("dev", out)
 	var mf cli.ManagerFlags
-	mf.Bind(fs, "127.0.0.1:8080", "127.0.0.1:8081")
+	mf.Bind(fs, "127.0.0.1:8080", "127.0.0.1:8081", false)
 	dataDir := fs.String("data-dir", ".local", "directory for etcd data and the kubeconfig")
 	var sf streamer.Flags
 	sf.Bind(fs, "127.0.0.1:8090")

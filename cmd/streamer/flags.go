@@ -27,7 +27,7 @@ type Flags struct {
 // Bind registers the flags on fs; bindDefault is the command's address.
 func (f *Flags) Bind(fs *flag.FlagSet, bindDefault string) {
 	o := &f.opts
-	fs.StringVar(&o.BindAddress, "bind-address", bindDefault, "address the streamer serves HTTP on (also /healthz, /readyz and /metrics)")
+	fs.StringVar(&o.BindAddress, "bind-address", bindDefault, "address the streamer serves its API and dashboard on (also /healthz and /readyz; /metrics is on --metrics-bind-address)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve TLS (and HTTP/2) with this certificate; needs --tls-key-file")
 	fs.StringVar(&o.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", streamer.DefaultHeartbeatInterval, "comment sent on idle streams so proxies keep them open")

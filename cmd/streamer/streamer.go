@@ -23,7 +23,7 @@ import (
 func Run(args []string, out io.Writer) error {
 	fs := cli.NewFlagSet("streamer", out)
 	var mf cli.ManagerFlags
-	mf.Bind(fs, "0", "0")
+	mf.Bind(fs, ":8443", "0", true)
 	var sf Flags
 	sf.Bind(fs, streamer.DefaultBindAddress)
 	config.RegisterFlags(fs)

@@ -113,7 +113,7 @@ func (b *bench) startController(logName string, args ...string) (*child, string,
 	}
 	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, logName), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
 		append([]string{"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
-			"--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr}, args...)...)
+			"--metrics-bind-address", "0", "--metrics-secure=false", "--health-probe-bind-address", probeAddr}, args...)...)
 	if err != nil {
 		return nil, "", err
 	}

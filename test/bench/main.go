@@ -200,9 +200,13 @@ type bench struct {
 	viewers    []string // tokens of the delivery clients' ServiceAccounts
 	res        *results
 	log        io.Writer
+
+	// streamMetricsAddr is the streamer's /metrics, plain HTTP on
+	// loopback: its public port (streamAddr) does not serve it.
+	streamMetricsAddr string
 }
 
-func (b *bench) metricsURL() string { return "http://" + b.streamAddr + "/metrics" }
+func (b *bench) metricsURL() string { return "http://" + b.streamMetricsAddr + "/metrics" }
 
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.log, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

@@ -129,11 +129,15 @@ func (b *bench) startStreamer() error {
 	if err != nil {
 		return err
 	}
+	metricsAddr, err := freePort()
+	if err != nil {
+		return err
+	}
 	args := []string{"streamer", "--kubeconfig", b.cl.kubeconfig, "--bind-address", addr,
 		// Limits raised for the load: thousands of clients share 100 users.
 		"--max-streams-per-user", "1000000", "--user-requests-per-minute", "6000000",
 		"--max-stream-duration", "1h", "--write-timeout", b.cfg.writeTimeout.String(),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}
+		"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0"}
 	bin := b.bin
 	if b.cfg.streamerBinary != "" {
 		bin = b.cfg.streamerBinary
@@ -142,14 +146,14 @@ func (b *bench) startStreamer() error {
 	if err != nil {
 		return err
 	}
-	b.streamAddr = addr
+	b.streamAddr, b.streamMetricsAddr = addr, metricsAddr
 	// For results.md: the command line without this run's temporary paths.
 	shown := slices.Clone(args)
 	for i := range shown {
 		switch shown[i] {
 		case b.cl.kubeconfig:
 			shown[i] = "<envtest kubeconfig>"
-		case addr:
+		case addr, metricsAddr:
 			shown[i] = "127.0.0.1:<port>"
 		}
 	}

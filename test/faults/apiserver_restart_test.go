@@ -31,9 +31,9 @@ var _ = Describe("kube-apiserver restarted", Label("streamer", "apiserver", Labe
 		addr := freeAddr()
 		// Streams end every 3 s, so clients also have to come back in
 		// (TokenReview, SubjectAccessReview) during and after the outage.
-		startStreamer(addr, "--max-stream-duration", "3s")
+		str := startStreamer(addr, "--max-stream-duration", "3s")
 		keys, ws := runningFollowed(ctx, "http://"+addr, token, ns, clients, casts)
-		metricsBefore := authDecisions(addr)
+		metricsBefore := authDecisions(str)
 
 		By("stopping the kube-apiserver")
 		api, how := stopAPIServer()
@@ -61,7 +61,7 @@ var _ = Describe("kube-apiserver restarted", Label("streamer", "apiserver", Labe
 		Eventually(converged(ws, finalStates(ctx, ns))).WithTimeout(2 * time.Minute).Should(Succeed())
 		figure("all clients hold all final states, after the kube-apiserver was back", time.Since(back).Round(10*time.Millisecond).String())
 		Expect(statusOf("http://" + addr + "/readyz")).To(Equal(http.StatusOK))
-		figure("streamer auth decisions across the outage (before → after)", metricsBefore+" → "+authDecisions(addr))
+		figure("streamer auth decisions across the outage (before → after)", metricsBefore+" → "+authDecisions(str))
 	})
 
 	It("and clients connecting while it loads RBAC are not refused for good", func(ctx SpecContext) {
@@ -183,9 +183,10 @@ func statusOf(url string) int {
 	return resp.StatusCode
 }
 
-// authDecisions summarises cast_streamer_auth_decisions_total.
-func authDecisions(addr string) string {
-	m, err := Scrape("http://" + addr + "/metrics")
+// authDecisions summarises cast_streamer_auth_decisions_total of the
+// streamer p.
+func authDecisions(p *Proc) string {
+	m, err := Scrape(p.MetricsURL)
 	if err != nil {
 		return err.Error()
 	}

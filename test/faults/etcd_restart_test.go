@@ -24,7 +24,7 @@ var _ = Describe("etcd killed", Label("streamer", "apiserver", LabelLong), func(
 		ns := newNamespace("etcd-restart")
 		token := viewerToken(ctx, ns)
 		addr := freeAddr()
-		startStreamer(addr, "--max-stream-duration", "3s")
+		str := startStreamer(addr, "--max-stream-duration", "3s")
 		keys, ws := runningFollowed(ctx, "http://"+addr, token, ns, clients, casts)
 
 		By("SIGKILL etcd")
@@ -50,7 +50,7 @@ var _ = Describe("etcd killed", Label("streamer", "apiserver", LabelLong), func(
 		Eventually(converged(ws, finalStates(ctx, ns))).WithTimeout(2 * time.Minute).Should(Succeed())
 		figure("all clients hold all final states, after etcd was back", time.Since(back).Round(10*time.Millisecond).String())
 		Eventually(func() int { return statusOf("http://" + addr + "/readyz") }).Should(Equal(http.StatusOK))
-		figure("streamer auth decisions", authDecisions(addr))
+		figure("streamer auth decisions", authDecisions(str))
 	})
 })
 

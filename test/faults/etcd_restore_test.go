@@ -40,7 +40,7 @@ var _ = Describe("etcd restored from a snapshot", Label("streamer", "controller"
 		op.gh.WorkflowID(repository, "cast.yml")
 		op.start()
 		addr := freeAddr()
-		startStreamer(addr)
+		str := startStreamer(addr)
 		url := "http://" + addr
 
 		By("four Casts dispatched, one of them finished")
@@ -129,7 +129,7 @@ var _ = Describe("etcd restored from a snapshot", Label("streamer", "controller"
 		for name, rv := range want {
 			Expect(states).To(HaveKeyWithValue(name, rv))
 		}
-		m, err := Scrape(url + "/metrics")
+		m, err := Scrape(str.MetricsURL)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(m["cast_streamer_history_rebases_total"]).To(BeNumerically(">=", 1))
 		figure("streamer rebases (history went back)", m["cast_streamer_history_rebases_total"])

@@ -56,7 +56,7 @@ var _ = Describe("Network partition between the streamer and kube-apiserver", La
 		Eventually(converged(ws, finalStates(ctx, ns))).WithTimeout(2 * time.Minute).Should(Succeed())
 		figure("all clients hold all final states, after the partition healed", time.Since(healed).Round(10*time.Millisecond).String())
 		Eventually(func() int { return statusOf("http://" + addr + "/readyz") }).Should(Equal(http.StatusOK))
-		figure("streamer auth decisions", authDecisions(addr))
+		figure("streamer auth decisions", authDecisions(p))
 	})
 })
 
@@ -81,14 +81,14 @@ var _ = Describe("Network partition between clients and the streamer", Label("st
 		ns := newNamespace("client-partition")
 		token := viewerToken(ctx, ns)
 		addr := freeAddr()
-		startStreamer(addr)
+		str := startStreamer(addr)
 		link, err := NewProxy(addr)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(link.Close)
 		// The clients give up on a connection after 5 s without a
 		// heartbeat (the streamer sends one every second).
 		keys, ws := runningFollowed(ctx, "http://"+link.Addr(), token, ns, clients, casts)
-		Expect(openStreams(addr)).To(BeNumerically("==", clients))
+		Expect(openStreams(str)).To(BeNumerically("==", clients))
 
 		By("cutting the clients off while every Cast finishes")
 		before := link.Accepted()
@@ -106,6 +106,6 @@ var _ = Describe("Network partition between clients and the streamer", Label("st
 		figure("all clients hold all final states, after the partition healed", time.Since(healed).Round(10*time.Millisecond).String())
 		// The connections the clients gave up on reach the streamer as
 		// closed once the partition heals; one stream per client is left.
-		Eventually(func() float64 { return openStreams(addr) }).Should(BeNumerically("==", clients))
+		Eventually(func() float64 { return openStreams(str) }).Should(BeNumerically("==", clients))
 	})
 })

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,9 @@ type Proc struct {
 	done chan struct{}
 	err  error
 	log  *os.File
+
+	// MetricsURL is the process's /metrics, when it serves one.
+	MetricsURL string
 }
 
 // Start runs bin with args (and extra environment) and sends its output
@@ -165,6 +169,13 @@ func WaitListening(p *Proc, addr string, timeout time.Duration) error {
 // StreamerConfig is how a streamer subprocess is run.
 type StreamerConfig struct {
 	Binary, Kubeconfig, Addr, LogPath string
+	// MetricsAddr is where /metrics is served (--metrics-bind-address);
+	// empty picks a free loopback port. The public Addr does not serve it.
+	MetricsAddr string
+	// SecureMetrics serves /metrics over HTTPS behind the API server's
+	// authentication and RBAC, as in a cluster; otherwise plain HTTP,
+	// which the harnesses scrape.
+	SecureMetrics bool
 	// Args are extra flags, e.g. --max-stream-duration.
 	Args []string
 	// Env is extra environment, e.g. GOGC.
@@ -174,10 +185,22 @@ type StreamerConfig struct {
 // StartStreamer runs `cast-operator streamer` and returns once /readyz
 // answers 200, i.e. its informer has listed the Casts.
 func StartStreamer(c StreamerConfig) (*Proc, error) {
-	args := append([]string{"streamer", "--kubeconfig", c.Kubeconfig, "--bind-address", c.Addr}, c.Args...)
+	if c.MetricsAddr == "" {
+		addr, err := FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		c.MetricsAddr = addr
+	}
+	args := append([]string{"streamer", "--kubeconfig", c.Kubeconfig, "--bind-address", c.Addr,
+		"--metrics-bind-address", c.MetricsAddr, "--metrics-secure=" + strconv.FormatBool(c.SecureMetrics)}, c.Args...)
 	p, err := Start("streamer", c.Binary, args, c.Env, c.LogPath)
 	if err != nil {
 		return nil, err
+	}
+	p.MetricsURL = "http://" + c.MetricsAddr + "/metrics"
+	if c.SecureMetrics {
+		p.MetricsURL = "https://" + c.MetricsAddr + "/metrics"
 	}
 	if err := WaitHTTP(p, "http://"+c.Addr+"/readyz", http.StatusOK, 60*time.Second); err != nil {
 		p.Kill()

@@ -28,7 +28,7 @@ var _ = Describe("Secrets", Label("security"), func() {
 		op.gh.WorkflowID(repository, "cast.yml")
 		ns := newNamespace("secrets")
 		controllerMetrics, streamerAddr := freeAddr(), freeAddr()
-		ctl := op.replica("--metrics-bind-address", controllerMetrics, "--zap-log-level", "debug")
+		ctl := op.replica("--metrics-bind-address", controllerMetrics, "--metrics-secure=false", "--zap-log-level", "debug")
 		str := startStreamer(streamerAddr, "--zap-log-level", "debug")
 
 		By("a Cast dispatched with its own Secret, and one attached to a run")
@@ -76,7 +76,7 @@ var _ = Describe("Secrets", Label("security"), func() {
 			"controller log":     readFile(ctl.proc.LogFile()),
 			"streamer log":       readFile(str.LogFile()),
 			"controller metrics": fetch("http://" + controllerMetrics + "/metrics"),
-			"streamer metrics":   fetch(base + "/metrics"),
+			"streamer metrics":   fetch(str.MetricsURL),
 		}
 		Expect(seen["controller log"]).To(And(ContainSubstring("webhook delivery rejected"), ContainSubstring("dispatched run")), "the controller must have logged its work")
 		Expect(seen["streamer log"]).To(ContainSubstring("stream opened"), "the streamer must have logged its streams")

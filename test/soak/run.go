@@ -101,7 +101,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (res *result, err error
 		return nil, err
 	}
 	defer func() { _ = streamer.Stop(20 * time.Second) }()
-	server, metricsURL := "http://"+addr, "http://"+addr+"/metrics"
+	server, metricsURL := "http://"+addr, streamer.MetricsURL
 	res = &result{}
 
 	// Warm-up: the first clients create what stays by design (caches,

@@ -5,9 +5,13 @@
 package cli
 
 import (
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -16,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/spell-platform/cast-operator/internal/scheme"
@@ -23,15 +28,21 @@ import (
 
 // ManagerFlags are the flags every command that runs a manager shares.
 type ManagerFlags struct {
-	metricsAddr string
-	probeAddr   string
-	pprofAddr   string
-	zap         zap.Options
+	metricsAddr    string
+	metricsSecure  bool
+	metricsCertDir string
+	probeAddr      string
+	pprofAddr      string
+	zap            zap.Options
 }
 
-// Bind registers the flags on fs with the command's default addresses.
-func (f *ManagerFlags) Bind(fs *flag.FlagSet, metricsDefault, probeDefault string) {
+// Bind registers the flags on fs with the command's default addresses;
+// secureDefault is --metrics-secure's default (false only for dev, whose
+// metrics stay on loopback).
+func (f *ManagerFlags) Bind(fs *flag.FlagSet, metricsDefault, probeDefault string, secureDefault bool) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", metricsDefault, "address of the Prometheus /metrics endpoint; 0 disables it")
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", secureDefault, "serve /metrics over HTTPS to callers whose Kubernetes token may get the nonResourceURL /metrics (TokenReview and SubjectAccessReview: 401 without a token, 403 without RBAC); false serves plain HTTP to anyone who can reach the address")
+	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory holding tls.crt and tls.key for --metrics-secure, reloaded when they change; default: a self-signed certificate generated at start")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", probeDefault, "address of the /healthz and /readyz probes; 0 disables them")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address of the Go /debug/pprof endpoints, for profiling a live process; 0 disables them (the default: they expose internals and cost CPU when read)")
 	f.zap = zap.Options{Development: true}
@@ -111,9 +122,13 @@ func (f *LeaderFlags) apply(o *ctrl.Options) {
 func NewManager(cfg *rest.Config, f *ManagerFlags, leader LeaderFlags, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	logVersion()
+	metrics, err := f.metricsOptions()
+	if err != nil {
+		return nil, err
+	}
 	opts := ctrl.Options{
 		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                metrics,
 		HealthProbeBindAddress: f.probeAddr,
 		PprofBindAddress:       f.pprofAddr,
 		// Nothing reads managedFields, and they are about half of a Cast's
@@ -136,4 +151,35 @@ func NewManager(cfg *rest.Config, f *ManagerFlags, leader LeaderFlags, tune ...f
 		return nil, fmt.Errorf("adding readyz check: %w", err)
 	}
 	return mgr, nil
+}
+
+// metricsOptions is the metrics server kubebuilder v4 scaffolds: HTTPS
+// behind the API server's authentication and RBAC unless --metrics-secure
+// is off, with the certificate from --metrics-cert-dir (controller-runtime
+// watches the files) or a self-signed one.
+func (f *ManagerFlags) metricsOptions() (metricsserver.Options, error) {
+	o := metricsserver.Options{BindAddress: f.metricsAddr}
+	if !f.metricsSecure {
+		if f.metricsCertDir != "" {
+			return o, errors.New("--metrics-cert-dir needs --metrics-secure")
+		}
+		return o, nil
+	}
+	o.SecureServing = true
+	o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	// HTTP/1.1 only, as kubebuilder scaffolds it: Prometheus needs nothing
+	// more, and it keeps the HTTP/2 Rapid Reset and Stream Cancellation
+	// attacks (CVE-2023-44487, CVE-2023-39325) off this port.
+	o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	if f.metricsCertDir != "" {
+		o.CertDir, o.CertName, o.KeyName = f.metricsCertDir, "tls.crt", "tls.key"
+		// controller-runtime falls back to a self-signed certificate when
+		// the files are missing; a directory given on purpose must hold them.
+		for _, name := range []string{o.CertName, o.KeyName} {
+			if _, err := os.Stat(filepath.Join(o.CertDir, name)); err != nil {
+				return o, fmt.Errorf("--metrics-cert-dir: %w", err)
+			}
+		}
+	}
+	return o, nil
 }

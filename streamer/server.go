@@ -6,6 +6,7 @@ package streamer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -90,6 +92,14 @@ func (s *Server) Start(ctx context.Context) error {
 // Serve serves on ln until ctx ends; tests pass a loopback listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log := logf.FromContext(ctx).WithName("streamer")
+	var tlsConfig *tls.Config
+	if s.tls() {
+		var err error
+		if tlsConfig, err = s.watchCertificate(ctx); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	if err := s.feedHub(ctx); err != nil {
 		_ = ln.Close()
 		return err
@@ -117,8 +127,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	log.Info("streamer listening", "address", ln.Addr().String(), "tls", s.tls(), "trustedProxies", s.opts.TrustedProxies)
 	var err error
-	if s.tls() {
-		err = srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	if tlsConfig != nil {
+		// The certificate comes from GetCertificate, so no files here;
+		// ServeTLS still offers h2 as it did with files.
+		srv.TLSConfig = tlsConfig
+		err = srv.ServeTLS(ln, "", "")
 	} else {
 		err = srv.Serve(ln)
 	}
@@ -140,6 +153,28 @@ func waitUntil(wg *sync.WaitGroup, ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// watchCertificate loads the TLS certificate and key and keeps them
+// current until ctx ends: cert-manager and kubelet replace a Secret's
+// files in place (a "..data" symlink swap), and a new connection must get
+// the new certificate without a restart. A new pair that does not load
+// (half written, mismatched) is logged and the last good one keeps
+// serving; only the first load is fatal.
+func (s *Server) watchCertificate(ctx context.Context) (*tls.Config, error) {
+	log := logf.FromContext(ctx).WithName("streamer")
+	cw, err := certwatcher.New(s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS certificate %s and key %s: %w", s.opts.TLSCertFile, s.opts.TLSKeyFile, err)
+	}
+	go func() {
+		// Start returns when ctx ends (nil) or when it cannot watch the
+		// files at all; the loaded certificate serves on either way.
+		if err := cw.Start(ctx); err != nil {
+			log.Error(err, "not watching the TLS certificate for rotation; the loaded one keeps serving", "cert", s.opts.TLSCertFile)
+		}
+	}()
+	return &tls.Config{GetCertificate: cw.GetCertificate, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (s *Server) tls() bool { return s.opts.TLSCertFile != "" && s.opts.TLSKeyFile != "" }

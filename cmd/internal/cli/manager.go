@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/spell-platform/cast-operator/internal/scheme"
@@ -166,7 +165,7 @@ func (f *ManagerFlags) metricsOptions() (metricsserver.Options, error) {
 		return o, nil
 	}
 	o.SecureServing = true
-	o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	o.FilterProvider = metricsAuth
 	// HTTP/1.1 only, as kubebuilder scaffolds it: Prometheus needs nothing
 	// more, and it keeps the HTTP/2 Rapid Reset and Stream Cancellation
 	// attacks (CVE-2023-44487, CVE-2023-39325) off this port.

@@ -88,6 +88,7 @@ func listDeps(t *testing.T, tags string) []string {
 
 // goTool is the go command of the toolchain running the tests.
 func goTool() string {
+	//nolint:staticcheck // the test binary runs where it was built, so its GOROOT is the toolchain running the tests
 	if tool := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(tool) {
 		return tool
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func postsUnder(prefix string) []ghapitest.Request {
 	var out []ghapitest.Request
 	for _, r := range fakeGitHub.Requests() {
-		if r.Method == "POST" && strings.HasPrefix(r.Path, prefix) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Path, prefix) {
 			out = append(out, r)
 		}
 	}

@@ -2,8 +2,9 @@ package streamer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/spell-platform/cast-operator/streamer/wire"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Stream metrics, on the same registry as controller-runtime's, served at

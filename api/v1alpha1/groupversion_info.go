@@ -16,7 +16,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "spell.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the Cast kinds with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion} //nolint:staticcheck // kubebuilder's scaffold; controller-gen's register markers expect it
 
 	// AddToScheme lets clients and managers decode Cast objects.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -56,7 +56,12 @@ func startWatchEnv(t *testing.T) *watchEnv {
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the streamer's Serve after cancel: %v", err)
+		}
+	})
 	e.url = "http://" + ln.Addr().String()
 	waitUntil(t, "the streamer is ready", func() bool {
 		resp, err := http.Get(e.url + "/readyz")

@@ -55,7 +55,8 @@ func AccessProblem(err error) (*AccessError, bool) {
 	}
 	var he *ghinstallation.HTTPError
 	if errors.As(err, &he) {
-		if ae, ok := tokenError(err, he.InstallationID, "").(*AccessError); ok {
+		var ae *AccessError
+		if errors.As(tokenError(err, he.InstallationID, ""), &ae) {
 			return ae, true
 		}
 	}

@@ -52,7 +52,7 @@ func RetryAfter(err error) time.Duration {
 	if errors.As(err, &abuse) && abuse.RetryAfter != nil {
 		return max(*abuse.RetryAfter, 0)
 	}
-	if resp := response(err); resp != nil {
+	if resp := response(err); resp != nil { //nolint:bodyclose // go-github read and closed the body of an error response
 		return parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return 0
@@ -83,7 +83,7 @@ func parseRetryAfter(v string) time.Duration {
 
 // statusCode is the HTTP status of the GitHub response behind err, or 0.
 func statusCode(err error) int {
-	if resp := response(err); resp != nil {
+	if resp := response(err); resp != nil { //nolint:bodyclose // go-github read and closed the body of an error response
 		return resp.StatusCode
 	}
 	return 0

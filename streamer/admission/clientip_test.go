@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
@@ -17,7 +18,7 @@ func TestClientIP(t *testing.T) {
 		"@":                     "@", // unix socket peers have no IP
 	}
 	for remote, want := range cases {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = remote
 		r.Header.Set("X-Forwarded-For", "203.0.113.66")
 		if got := ClientIP(r); got != want {
@@ -48,7 +49,7 @@ func TestClientIPBehind(t *testing.T) {
 		{"spoofed trusted address from an untrusted peer", "192.0.2.1:1", []string{"10.1.1.1"}, "192.0.2.1"},
 	}
 	for _, tc := range cases {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = tc.remote
 		for _, h := range tc.xff {
 			r.Header.Add("X-Forwarded-For", h)
@@ -60,7 +61,7 @@ func TestClientIPBehind(t *testing.T) {
 }
 
 func TestClientIPBehindNoTrustedProxies(t *testing.T) {
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "127.0.0.1:1"
 	r.Header.Set("X-Forwarded-For", "203.0.113.1")
 	if got := ClientIPBehind(r, nil); got != "127.0.0.1" {
@@ -84,7 +85,7 @@ func TestForwardedHTTPS(t *testing.T) {
 		{"untrusted peer cannot claim HTTPS", "192.0.2.1:1", []string{"https"}, false},
 	}
 	for _, tc := range cases {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = tc.remote
 		for _, h := range tc.proto {
 			r.Header.Add("X-Forwarded-Proto", h)
@@ -93,7 +94,7 @@ func TestForwardedHTTPS(t *testing.T) {
 			t.Errorf("%s: ForwardedHTTPS = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "10.0.0.1:1"
 	r.Header.Set("X-Forwarded-Proto", "https")
 	if ForwardedHTTPS(r, nil) {

@@ -15,8 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spell-platform/cast-operator/streamer/wire"
 	"k8s.io/utils/clock"
+
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // Defaults for Options' zero values: quick to retry after a blip, never
@@ -251,7 +252,7 @@ func (r *runner) run(ctx context.Context) error {
 	for {
 		res := r.connect(ctx)
 		if ctx.Err() != nil || res.finished {
-			return nil
+			return nil //nolint:nilerr // the caller's cancel or a finished Cast ends the subscription cleanly
 		}
 		var se *StatusError
 		if res.fatal || (errors.As(res.err, &se) && se.permanent()) {

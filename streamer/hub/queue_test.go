@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/spell-platform/cast-operator/streamer/wire"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 func upd(name string, rv int64, kind wire.Kind, terminal bool) *Update {

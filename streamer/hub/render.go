@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/spell-platform/cast-operator/streamer/sse"
 	"github.com/spell-platform/cast-operator/streamer/wire"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // id is the state's event id: its last status change's resourceVersion,

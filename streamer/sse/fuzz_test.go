@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func FuzzRoundTrip(f *testing.F) {
 func parseAll(t *testing.T, r io.Reader, limit int) ([]Message, []string, string, int64) {
 	p := NewParser(r)
 	msgs, err := collect(t, p, limit)
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		t.Fatalf("final error = %v, want io.EOF", err)
 	}
 	return msgs, p.Comments(), p.LastEventID(), int64(p.Retry())

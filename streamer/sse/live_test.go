@@ -83,7 +83,7 @@ func TestParserOnCommentLive(t *testing.T) {
 		done <- m
 	}()
 	for i := 0; i < 3; i++ {
-		if _, err := io.WriteString(pw, string(AppendComment(nil, "heartbeat"))); err != nil {
+		if _, err := pw.Write(AppendComment(nil, "heartbeat")); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -99,7 +99,7 @@ func TestParserOnCommentLive(t *testing.T) {
 		t.Fatalf("Comments() has %d entries while Next is blocked, want 3", n)
 	}
 	frame, _ := AppendEvent(nil, Event{ID: "1", Data: []byte("x")})
-	go pw.Write(frame)
+	go func() { _, _ = pw.Write(frame) }()
 	select {
 	case m := <-done:
 		if m != (Message{ID: "1", Event: "message", Data: "x"}) {
@@ -140,7 +140,7 @@ func TestParserConcurrentAccessors(t *testing.T) {
 	msgs, err := collect(t, p, 1000)
 	close(stop)
 	wg.Wait()
-	if err != io.EOF || len(msgs) != 200 || len(p.Comments()) != 200 || p.Retry() != 199*time.Millisecond {
+	if !errors.Is(err, io.EOF) || len(msgs) != 200 || len(p.Comments()) != 200 || p.Retry() != 199*time.Millisecond {
 		t.Fatalf("err=%v events=%d comments=%d retry=%v", err, len(msgs), len(p.Comments()), p.Retry())
 	}
 }
@@ -177,7 +177,7 @@ func TestParserResumesAfterReadError(t *testing.T) {
 		errs := 0
 		for {
 			m, err := p.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if errors.Is(err, errFlaky) {

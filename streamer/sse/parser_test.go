@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -158,7 +159,7 @@ func TestParserSpec(t *testing.T) {
 			t.Run(tt.name+"/"+rd.name, func(t *testing.T) {
 				p := NewParser(rd.wrap([]byte(tt.in)))
 				got, err := collect(t, p, len(tt.in))
-				if err != io.EOF {
+				if !errors.Is(err, io.EOF) {
 					t.Fatalf("final error = %v, want io.EOF", err)
 				}
 				if !slices.Equal(got, tt.want) {
@@ -173,7 +174,7 @@ func TestParserSpec(t *testing.T) {
 				if c := p.Comments(); !slices.Equal(c, tt.comments) {
 					t.Errorf("Comments = %q, want %q", c, tt.comments)
 				}
-				if _, err := p.Next(); err != io.EOF {
+				if _, err := p.Next(); !errors.Is(err, io.EOF) {
 					t.Errorf("Next after EOF = %v, want io.EOF", err)
 				}
 			})

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -40,7 +41,7 @@ func checkRoundTrip(t testing.TB, ev Event) {
 		if want := expected(ev); got != want {
 			t.Fatalf("%s: round trip of %+q via %q:\n got %+q\nwant %+q", rd.name, ev, frame, got, want)
 		}
-		if _, err := p.Next(); err != io.EOF {
+		if _, err := p.Next(); !errors.Is(err, io.EOF) {
 			t.Fatalf("%s: trailing Next = %v, want io.EOF", rd.name, err)
 		}
 		if rd.name == "whole" && utf8.Valid(ev.Data) && !strings.Contains(string(ev.Data), "\r") && got.Data != string(ev.Data) {
@@ -140,7 +141,7 @@ func TestRoundTripStream(t *testing.T) {
 	for _, rd := range readers {
 		p := NewParser(rd.wrap(stream.Bytes()))
 		got, err := collect(t, p, len(want))
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			t.Fatalf("%s: %v", rd.name, err)
 		}
 		if len(got) != len(want) {

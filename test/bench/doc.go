@@ -32,7 +32,7 @@ func thisMachine() machine {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && k == "MemTotal" {
 				var kb float64
-				fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+				_, _ = fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
 				m.mem = fmt.Sprintf("%.0f GiB", kb/(1<<20))
 			}
 		}

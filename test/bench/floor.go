@@ -142,7 +142,7 @@ type floorEvent struct {
 // namespace.
 func (f *floor) fanOut(c *castv1alpha1.Cast) {
 	data, err := json.Marshal(floorEvent{CastID: c.Namespace + "/" + c.Name, Phase: string(c.Status.Phase),
-		Message: c.Status.Message, Progress: int32(c.Status.Progress)})
+		Message: c.Status.Message, Progress: c.Status.Progress})
 	if err != nil {
 		return
 	}

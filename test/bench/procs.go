@@ -159,6 +159,7 @@ func (w *watcher) end() []usage {
 // goTool is the go command of the toolchain running us, so `go test` and
 // `go run` build the binary with the same Go.
 func goTool() string {
+	//nolint:staticcheck // go run builds and runs the bench on this machine, so its GOROOT is the toolchain running it
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}
@@ -211,10 +212,12 @@ func (c *child) pid() int { return c.cmd.Process.Pid }
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.exit:
+	case err := <-c.exit:
+		_ = err // how a stopped child exited is not news
 	case <-time.After(15 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-c.exit
+		err := <-c.exit
+		_ = err
 	}
 }
 
@@ -234,11 +237,11 @@ func (c *child) waitHTTP(url string, timeout time.Duration) error {
 		select {
 		case err := <-c.exit:
 			c.exit <- err
-			return fmt.Errorf("%s exited (%v); log:\n%s", filepath.Base(c.cmd.Path), err, c.tail())
+			return fmt.Errorf("%s exited (%w); log:\n%s", filepath.Base(c.cmd.Path), err, c.tail())
 		default:
 		}
 		if resp, err := http.Get(url); err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

@@ -110,7 +110,7 @@ func (f *sseFleet) open1(ctx context.Context, spec streamSpec) bool {
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			cancel()
 			if resp.StatusCode == http.StatusTooManyRequests {

@@ -117,7 +117,3 @@ var _ = Describe("GitHub API failing", Label("controller", "github"), func() {
 		Expect(op.runRequests(ids[0], 0)).To(BeNumerically("<=", 5))
 	})
 })
-
-func touchesAnyRun(path string, ids []int64) bool {
-	return slices.ContainsFunc(ids, func(id int64) bool { return touchesRun(path, id) })
-}

@@ -132,7 +132,7 @@ func WaitHTTP(p *Proc, url string, want int, timeout time.Duration) error {
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		if p != nil && p.Exited() {
-			return fmt.Errorf("%s exited while waiting for %s: %v", p.Name, url, p.err)
+			return fmt.Errorf("%s exited while waiting for %s: %w", p.Name, url, p.err)
 		}
 		resp, err := hc.Get(url)
 		if err == nil {
@@ -155,7 +155,7 @@ func WaitListening(p *Proc, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if p.Exited() {
-			return fmt.Errorf("%s exited while waiting for %s: %v", p.Name, addr, p.err)
+			return fmt.Errorf("%s exited while waiting for %s: %w", p.Name, addr, p.err)
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()

@@ -202,7 +202,7 @@ func TestInstallationTokens(t *testing.T) {
 		return resp, decode(t, b)
 	}
 	resp, _ := get(runPath("o/r", 1), tok)
-	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Remaining") != "4999" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-RateLimit-Remaining") != "4999" {
 		t.Errorf("installation token: %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp, _ := get(runPath("o/r", 1), readTok); resp.Header.Get("X-RateLimit-Remaining") != "4998" {
@@ -211,10 +211,10 @@ func TestInstallationTokens(t *testing.T) {
 	if r := s.Requests(); r[len(r)-1].Identity != "installation:7" {
 		t.Errorf("logged identity %q, want installation:7", r[len(r)-1].Identity)
 	}
-	if resp, body := get(runPath("elsewhere/r", 9), tok); resp.StatusCode != 404 || body["message"] != "Not Found" {
+	if resp, body := get(runPath("elsewhere/r", 9), tok); resp.StatusCode != http.StatusNotFound || body["message"] != "Not Found" {
 		t.Errorf("another owner's repository: %d %v, want 404", resp.StatusCode, body)
 	}
-	if resp, body := get("/repos/o/r/installation", tok); resp.StatusCode != 401 || body["message"] != msgJWTUndecodable {
+	if resp, body := get("/repos/o/r/installation", tok); resp.StatusCode != http.StatusUnauthorized || body["message"] != msgJWTUndecodable {
 		t.Errorf("installation token on an App endpoint: %d %v", resp.StatusCode, body)
 	}
 
@@ -251,7 +251,7 @@ func TestInstallationTokens(t *testing.T) {
 	}
 
 	s.SetRateLimitFor("installation:7", 100, 0, clock.now().Add(time.Minute))
-	if resp, body := get(runPath("o/r", 1), tok); resp.StatusCode != 403 ||
+	if resp, body := get(runPath("o/r", 1), tok); resp.StatusCode != http.StatusForbidden ||
 		!strings.HasPrefix(body["message"].(string), "API rate limit exceeded for installation ID 7. ") {
 		t.Errorf("exhausted installation: %d %v", resp.StatusCode, body)
 	}
@@ -267,12 +267,12 @@ func TestExpiredInstallationToken(t *testing.T) {
 		t.Errorf("expires_at %v, want 70 s on", body["expires_at"])
 	}
 	clock.advance(69 * time.Second)
-	if resp, _ := do(t, s, call{path: runPath("o/r", 1), auth: "token " + tok}); resp.StatusCode != 200 {
+	if resp, _ := do(t, s, call{path: runPath("o/r", 1), auth: "token " + tok}); resp.StatusCode != http.StatusOK {
 		t.Errorf("a second before expiry: %d", resp.StatusCode)
 	}
 	clock.advance(time.Second)
 	resp, b := do(t, s, call{path: runPath("o/r", 1), auth: "token " + tok})
-	if resp.StatusCode != 401 || decode(t, b)["message"] != "Bad credentials" {
+	if resp.StatusCode != http.StatusUnauthorized || decode(t, b)["message"] != "Bad credentials" {
 		t.Errorf("at expiry: %d %s, want 401 Bad credentials", resp.StatusCode, b)
 	}
 	do(t, s, call{path: runPath("o/r", 1), auth: "token ghs_unknown"})

@@ -32,7 +32,7 @@ func BenchmarkServe(b *testing.B) {
 					b.Fatal(err)
 				}
 				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				if resp.StatusCode != http.StatusOK {
 					b.Fatal(resp.Status)
 				}
 			}

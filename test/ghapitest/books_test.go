@@ -126,14 +126,14 @@ func TestBooksArePerIdentity(t *testing.T) {
 	resp, b := do(t, s, call{path: path, auth: "Bearer alice"})
 	body := decode(t, b)
 	msg, _ := body["message"].(string)
-	if resp.StatusCode != 403 || resp.Header.Get("X-RateLimit-Remaining") != "0" ||
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-RateLimit-Remaining") != "0" ||
 		resp.Header.Get("X-RateLimit-Limit") != "60" || resp.Header.Get("X-RateLimit-Used") != "60" ||
 		!strings.HasPrefix(msg, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support") ||
 		!strings.Contains(msg, resp.Header.Get("X-GitHub-Request-Id")) ||
 		body["documentation_url"] != "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" || body["status"] != "403" {
 		t.Errorf("exhausted alice: %d %v %v", resp.StatusCode, resp.Header, body)
 	}
-	if resp, _ := do(t, s, call{path: path, auth: "Bearer bob"}); resp.StatusCode != 200 {
+	if resp, _ := do(t, s, call{path: path, auth: "Bearer bob"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("bob is stalled by alice's empty book: %d", resp.StatusCode)
 	}
 
@@ -160,12 +160,12 @@ func TestBookRollsOverAtReset(t *testing.T) {
 	path := runPath("o/r", s.AddRun(Run{Repository: "o/r"}).ID)
 
 	s.SetRateLimitFor("tok", 100, 0, start.Add(time.Minute))
-	if resp, _ := do(t, s, call{path: path, auth: "Bearer tok"}); resp.StatusCode != 403 {
+	if resp, _ := do(t, s, call{path: path, auth: "Bearer tok"}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("before reset: %d, want 403", resp.StatusCode)
 	}
 	clock.advance(time.Minute)
 	resp, _ := do(t, s, call{path: path, auth: "Bearer tok"})
-	if resp.StatusCode != 200 || headerInt(t, resp, "X-RateLimit-Remaining") != 99 ||
+	if resp.StatusCode != http.StatusOK || headerInt(t, resp, "X-RateLimit-Remaining") != 99 ||
 		resp.Header.Get("X-RateLimit-Reset") != strconv.FormatInt(start.Add(time.Minute+time.Hour).Unix(), 10) {
 		t.Errorf("after reset: %d %v, want a fresh window of 100 ending an hour on", resp.StatusCode, resp.Header)
 	}
@@ -198,13 +198,13 @@ func TestUnauthenticatedAndFaultedRequestsCostNothing(t *testing.T) {
 	s.SetTokens("good")
 	for _, auth := range []string{"", "Bearer bad", "Basic Zm9vOmJhcg=="} {
 		resp, _ := do(t, s, call{path: path, auth: auth})
-		if resp.StatusCode != 401 || resp.Header.Get("X-RateLimit-Remaining") != "" {
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-RateLimit-Remaining") != "" {
 			t.Errorf("auth %q: %d %v, want a 401 without any book's headers", auth, resp.StatusCode, resp.Header)
 		}
 	}
 	s.FailNext(1, 502)
 	resp, _ := do(t, s, call{path: path, auth: "Bearer good"})
-	if resp.StatusCode != 502 || resp.Header.Get("X-RateLimit-Remaining") != "5000" {
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-RateLimit-Remaining") != "5000" {
 		t.Errorf("fault: %d %v, want 502 reporting the untouched book", resp.StatusCode, resp.Header)
 	}
 	if got, want := s.Stats(), (Stats{Requests: 4}); got != want {

@@ -16,14 +16,14 @@ func TestETagIsWeakDigestOfBody(t *testing.T) {
 	for _, path := range []string{runPath("o/r", run.ID), "/repos/o/r/actions/workflows/cast.yml/runs?per_page=5", runPath("o/r", run.ID) + "/jobs"} {
 		resp, b := do(t, s, call{path: path, auth: "Bearer x"})
 		sum := sha256.Sum256(b)
-		if want := `W/"` + hex.EncodeToString(sum[:]) + `"`; resp.StatusCode != 200 || resp.Header.Get("ETag") != want {
+		if want := `W/"` + hex.EncodeToString(sum[:]) + `"`; resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != want {
 			t.Errorf("%s: %d ETag %q, want %q", path, resp.StatusCode, resp.Header.Get("ETag"), want)
 		}
 	}
-	if resp, _ := do(t, s, call{path: runPath("o/r", 1), auth: "Bearer x"}); resp.StatusCode != 404 || resp.Header.Get("ETag") != "" {
+	if resp, _ := do(t, s, call{path: runPath("o/r", 1), auth: "Bearer x"}); resp.StatusCode != http.StatusNotFound || resp.Header.Get("ETag") != "" {
 		t.Errorf("404: ETag %q, want none", resp.Header.Get("ETag"))
 	}
-	if resp, _ := do(t, s, call{method: http.MethodPost, path: runPath("o/r", run.ID) + "/cancel", auth: "Bearer x"}); resp.StatusCode != 202 || resp.Header.Get("ETag") != "" {
+	if resp, _ := do(t, s, call{method: http.MethodPost, path: runPath("o/r", run.ID) + "/cancel", auth: "Bearer x"}); resp.StatusCode != http.StatusAccepted || resp.Header.Get("ETag") != "" {
 		t.Errorf("cancel: %d ETag %q, want 202 without one", resp.StatusCode, resp.Header.Get("ETag"))
 	}
 }
@@ -75,7 +75,7 @@ func TestConditionalGetIsFree(t *testing.T) {
 		r.Status, r.Conclusion, r.UpdatedAt = "completed", "success", r.UpdatedAt.Add(time.Minute)
 	})
 	resp, b := do(t, s, call{path: path, auth: "Bearer x", header: map[string]string{"If-None-Match": tag}})
-	if resp.StatusCode != 200 || resp.Header.Get("ETag") == tag || decode(t, b)["conclusion"] != "success" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == tag || decode(t, b)["conclusion"] != "success" {
 		t.Errorf("after UpdateRun: %d ETag %s, want 200 with the new body and a new ETag", resp.StatusCode, resp.Header.Get("ETag"))
 	}
 }

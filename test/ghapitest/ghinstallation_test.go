@@ -119,13 +119,13 @@ func TestGhinstallation(t *testing.T) {
 		atr.BaseURL = strings.TrimSuffix(s.URL, "/")
 		_, _, err = ghClient(t, s, atr).Apps.GetRepositoryInstallation(ctx, "o", "r")
 		var er *github.ErrorResponse
-		if !errors.As(err, &er) || er.Response.StatusCode != 401 || er.Message != msgJWTUndecodable {
+		if !errors.As(err, &er) || er.Response.StatusCode != http.StatusUnauthorized || er.Message != msgJWTUndecodable {
 			t.Errorf("JWT signed with a wrong key: %v", err)
 		}
 
 		_, _, err = ghClient(t, s, installationTransport(t, s, 7, wrong.pem)).Actions.GetWorkflowRunByID(ctx, "o", "r", runO.ID)
 		var he *ghinstallation.HTTPError
-		if !errors.As(err, &he) || he.Response == nil || he.Response.StatusCode != 401 {
+		if !errors.As(err, &he) || he.Response == nil || he.Response.StatusCode != http.StatusUnauthorized {
 			t.Errorf("minting with a wrong key: %v, want ghinstallation's HTTPError with a 401", err)
 		}
 	})

@@ -31,13 +31,13 @@ func TestSecondaryLimitOnContentCreation(t *testing.T) {
 		resp, b := do(t, s, dispatchCall("Bearer "+tok))
 		after := s.StatsFor(tok)
 		if pass {
-			if resp.StatusCode != 204 || after.Writes != before.Writes+1 || len(s.Runs()) != runs+1 {
+			if resp.StatusCode != http.StatusNoContent || after.Writes != before.Writes+1 || len(s.Runs()) != runs+1 {
 				t.Errorf("%s: %d %s, stats %+v, want 204 and a run", step, resp.StatusCode, b, after)
 			}
 			return
 		}
 		body := decode(t, b)
-		if resp.StatusCode != 403 || resp.Header.Get("Retry-After") != "60" ||
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Retry-After") != "60" ||
 			body["documentation_url"] != "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits" ||
 			!strings.HasPrefix(body["message"].(string), "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.") ||
 			!strings.Contains(body["message"].(string), resp.Header.Get("X-GitHub-Request-Id")) {
@@ -57,7 +57,7 @@ func TestSecondaryLimitOnContentCreation(t *testing.T) {
 	}
 	expect("minute 0, write 4", "a", false)
 	expect("another identity", "b", true)
-	if resp, _ := do(t, s, call{path: "/repos/o/r/actions/workflows/cast.yml/runs", auth: "Bearer a"}); resp.StatusCode != 200 {
+	if resp, _ := do(t, s, call{path: "/repos/o/r/actions/workflows/cast.yml/runs", auth: "Bearer a"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("a read while writes are limited: %d", resp.StatusCode)
 	}
 	clock.advance(time.Minute)
@@ -92,7 +92,7 @@ func TestSecondaryLimitOnConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
-			if resp, _ := do(t, s, call{path: path, auth: "Bearer a"}); resp.StatusCode != 200 {
+			if resp, _ := do(t, s, call{path: path, auth: "Bearer a"}); resp.StatusCode != http.StatusOK {
 				t.Errorf("held request: %d", resp.StatusCode)
 			}
 		})
@@ -100,15 +100,15 @@ func TestSecondaryLimitOnConcurrency(t *testing.T) {
 	<-entered
 	<-entered
 	resp, _ := do(t, s, call{path: path, auth: "Bearer a"})
-	if resp.StatusCode != 403 || resp.Header.Get("Retry-After") != "60" {
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Retry-After") != "60" {
 		t.Errorf("third concurrent request: %d %v, want a secondary-limit 403", resp.StatusCode, resp.Header)
 	}
-	if resp, _ := do(t, s, call{path: path, auth: "Bearer b"}); resp.StatusCode != 200 {
+	if resp, _ := do(t, s, call{path: path, auth: "Bearer b"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("another identity: %d", resp.StatusCode)
 	}
 	close(release)
 	wg.Wait()
-	if resp, _ := do(t, s, call{path: path, auth: "Bearer a"}); resp.StatusCode != 200 {
+	if resp, _ := do(t, s, call{path: path, auth: "Bearer a"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("after the held requests finished: %d", resp.StatusCode)
 	}
 }

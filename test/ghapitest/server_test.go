@@ -42,20 +42,20 @@ func TestErrorsAreGitHubShaped(t *testing.T) {
 	s := NewServer()
 	defer s.Close()
 	resp, body := get(t, s, "/nope", "Bearer x")
-	if resp.StatusCode != 404 || body["message"] != "Not Found" || body["documentation_url"] == nil {
+	if resp.StatusCode != http.StatusNotFound || body["message"] != "Not Found" || body["documentation_url"] == nil {
 		t.Errorf("unknown path: %d %v", resp.StatusCode, body)
 	}
 	if resp.Header.Get("X-RateLimit-Remaining") == "" || resp.Header.Get("X-RateLimit-Reset") == "" {
 		t.Errorf("missing rate-limit headers: %v", resp.Header)
 	}
-	if resp, body := get(t, s, "/repos/o/r/actions/runs/1", ""); resp.StatusCode != 401 || body["message"] != "Requires authentication" {
+	if resp, body := get(t, s, "/repos/o/r/actions/runs/1", ""); resp.StatusCode != http.StatusUnauthorized || body["message"] != "Requires authentication" {
 		t.Errorf("no auth: %d %v", resp.StatusCode, body)
 	}
 	s.SetTokens("good")
-	if resp, body := get(t, s, "/repos/o/r/actions/runs/1", "Bearer bad"); resp.StatusCode != 401 || body["message"] != "Bad credentials" {
+	if resp, body := get(t, s, "/repos/o/r/actions/runs/1", "Bearer bad"); resp.StatusCode != http.StatusUnauthorized || body["message"] != "Bad credentials" {
 		t.Errorf("bad token: %d %v", resp.StatusCode, body)
 	}
-	if resp, _ := get(t, s, "/repos/o/r/actions/runs/1", "token good"); resp.StatusCode != 404 {
+	if resp, _ := get(t, s, "/repos/o/r/actions/runs/1", "token good"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("legacy token scheme: %d, want to pass auth and hit 404", resp.StatusCode)
 	}
 }
@@ -92,7 +92,7 @@ func TestListRunsPaginationAndCreatedFilter(t *testing.T) {
 			t.Errorf("created %s: %v runs, want %v", filter, body["total_count"], want)
 		}
 	}
-	if resp, _ := list(url.Values{"created": {">=yesterday"}}); resp.StatusCode != 422 {
+	if resp, _ := list(url.Values{"created": {">=yesterday"}}); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("bad created filter: %d, want 422", resp.StatusCode)
 	}
 }
@@ -109,7 +109,7 @@ func TestFaultsCountDown(t *testing.T) {
 		}
 	}
 	s.SetRateLimit(0, time.Now().Add(time.Minute))
-	if resp, body := get(t, s, path, "Bearer x"); resp.StatusCode != 403 || resp.Header.Get("X-RateLimit-Remaining") != "0" {
+	if resp, body := get(t, s, path, "Bearer x"); resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-RateLimit-Remaining") != "0" {
 		t.Errorf("exhausted budget: %d %v", resp.StatusCode, body)
 	}
 }
@@ -177,7 +177,7 @@ func TestListRepositoryRuns(t *testing.T) {
 		{"per_page=2&page=2", []int64{p1, q1}},
 	} {
 		resp, body := get(t, s, "/repos/o/r/actions/runs?"+tc.query, "Bearer x")
-		if got := ids(body); resp.StatusCode != 200 || !slices.Equal(got, tc.want) {
+		if got := ids(body); resp.StatusCode != http.StatusOK || !slices.Equal(got, tc.want) {
 			t.Errorf("?%s: %d %v, want %v", tc.query, resp.StatusCode, got, tc.want)
 		}
 	}

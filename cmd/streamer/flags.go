@@ -28,7 +28,7 @@ type Flags struct {
 func (f *Flags) Bind(fs *flag.FlagSet, bindDefault string) {
 	o := &f.opts
 	fs.StringVar(&o.BindAddress, "bind-address", bindDefault, "address the streamer serves its API and dashboard on (also /healthz and /readyz; /metrics is on --metrics-bind-address)")
-	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve TLS (and HTTP/2) with this certificate; needs --tls-key-file")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve TLS (and HTTP/2) with this certificate; needs --tls-key-file; both are reloaded when the files change (a renewed Secret), without a restart")
 	fs.StringVar(&o.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", streamer.DefaultHeartbeatInterval, "comment sent on idle streams so proxies keep them open")
 	fs.DurationVar(&o.MaxStreamDuration, "max-stream-duration", streamer.DefaultMaxStreamDuration, "streams end after this long (or when the token expires), so clients resume and are re-authorized")

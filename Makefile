@@ -44,8 +44,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests under config/.
+manifests: ## Generate the CRD and RBAC manifests under config/ (and the chart's copy of the CRD).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	cp config/crd/bases/spell.dev_casts.yaml charts/cast-operator/crds/spell.dev_casts.yaml
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.

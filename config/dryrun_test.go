@@ -27,6 +27,11 @@ var _ = Describe("Server-side dry runs", func() {
 			"service/cast-operator-streamer",
 			"clusterrole.rbac.authorization.k8s.io/cast-operator-streamer-role",
 			"poddisruptionbudget.policy/cast-operator-streamer",
+			"service/cast-operator-controller-manager-metrics-service",
+			"service/cast-operator-streamer-metrics-service",
+			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-auth-role",
+			"clusterrolebinding.rbac.authorization.k8s.io/cast-operator-metrics-auth-rolebinding",
+			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-reader",
 		} {
 			Expect(out).To(ContainSubstring(want))
 		}

@@ -205,3 +205,15 @@ streamer: {replicas: 4, extraArgs: ["--trusted-proxies=10.0.0.0/8"]}
 		Expect(yaml.Unmarshal([]byte(cm["data"].(map[string]any)["cast-operator.json"].(string)), &dashboard)).To(Succeed())
 	})
 })
+
+var _ = Describe("The chart's values schema", func() {
+	DescribeTable("refuses values that would render a broken release",
+		func(values, want string) {
+			_, err := renderChart(values)
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("a misspelt key", "ingres: {enabled: true}", "ingres"),
+		Entry("replicas as a string", "streamer: {replicas: two}", "replicas"),
+		Entry("an HTTPRoute timeout that is no Gateway API duration", "httpRoute: {streamTimeout: 1 hour}", "streamTimeout"),
+	)
+})

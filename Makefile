@@ -120,6 +120,10 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
 	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/cast-operator .
 
+.PHONY: chart
+chart: manifests ## Package the Helm chart into bin/cast-operator-<version>.tgz (Helm's Go SDK; no helm binary).
+	go run ./hack/chart -dest $(LOCALBIN)
+
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null) -t $(IMG) .

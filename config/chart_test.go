@@ -217,3 +217,22 @@ var _ = Describe("The chart's values schema", func() {
 		Entry("an HTTPRoute timeout that is no Gateway API duration", "httpRoute: {streamTimeout: 1 hour}", "streamTimeout"),
 	)
 })
+
+var _ = Describe("The packaged chart", func() {
+	It("holds the CRD, the dashboard and the schema, and renders as the directory does", func() {
+		pkg := action.NewPackage()
+		pkg.Destination = GinkgoT().TempDir()
+		path, err := pkg.Run(chartDir(), nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(filepath.Base(path)).To(Equal("cast-operator-0.1.0.tgz"))
+		packaged, err := loader.Load(path)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(packaged.CRDObjects()).To(HaveLen(1))
+		Expect(packaged.Schema).NotTo(BeEmpty())
+		var files []string
+		for _, f := range packaged.Files {
+			files = append(files, f.Name)
+		}
+		Expect(files).To(ContainElement("dashboards/cast-operator.json"))
+	})
+})

@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/spell-platform/cast-operator/streamer"
 )
 
@@ -66,6 +68,20 @@ var _ = Describe("Server-side dry runs", func() {
 		out, err := dryRun(k)
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("deployment.apps/cast-operator-controller-manager"))
+	})
+
+	It("warn of a pod template below Pod Security restricted, so the other dry runs show none is", func() {
+		rendered, err := renderChart("")
+		Expect(err).NotTo(HaveOccurred())
+		objs, err := parseObjects(rendered)
+		Expect(err).NotTo(HaveOccurred())
+		d := objs["Deployment/cast-system/cast-operator-streamer"]
+		delete(containers(d)[0].(map[string]any), "securityContext")
+		b, err := yaml.Marshal(d)
+		Expect(err).NotTo(HaveOccurred())
+		out, err := dryRun(b)
+		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring(`would violate PodSecurity "restricted:latest"`))
 	})
 
 	It("accept the chart with default values and with every option on", func() {

@@ -90,14 +90,18 @@ func overlay(tmp string, components ...string) ([]byte, error) {
 	return kustomize(tmp)
 }
 
-// dryRun applies manifests with `kubectl apply --dry-run=server`: the API
-// server validates every object (schemas, CRDs, admission) and stores none.
+// dryRun applies manifests server-side, as `make deploy` does, with
+// --dry-run=server: the API server validates every object (schemas, CRDs,
+// admission) and stores none. Any warning is an error.
 func dryRun(manifests []byte) (string, error) {
-	cmd := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")
+	cmd := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-")
 	cmd.Stdin = bytes.NewReader(manifests)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("kubectl apply --dry-run=server: %w", err)
+		return string(out), fmt.Errorf("kubectl apply --server-side --dry-run=server: %w", err)
+	}
+	if strings.Contains(string(out), "Warning:") {
+		return string(out), errors.New("kubectl apply --server-side --dry-run=server warned (e.g. a pod template below Pod Security restricted)")
 	}
 	return string(out), nil
 }

@@ -45,7 +45,13 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(cluster.Stop)
 	kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, cluster.Env.KubeConfig, 0o600)).To(Succeed())
-	// Namespaced objects only dry-run in a namespace that exists.
-	Expect(cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cast-system"}})).To(Succeed())
+	// Namespaced objects only dry-run in a namespace that exists. Pod
+	// Security admission checks Deployments' pod templates in "warn" mode
+	// only (enforce applies to pods), so the namespace warns at the level
+	// config/ enforces, and dryRun fails on any warning.
+	Expect(cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cast-system", Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted",
+		"pod-security.kubernetes.io/warn":    "restricted",
+	}}})).To(Succeed())
 	installThirdPartyCRDs(ctx, cluster, 2*time.Minute)
 })

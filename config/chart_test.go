@@ -100,11 +100,13 @@ var _ = Describe("The Helm chart", func() {
 		Expect(err).NotTo(HaveOccurred())
 		kust, err := parseObjects(k)
 		Expect(err).NotTo(HaveOccurred())
-		// Normalised: the image (config/ has a placeholder) and the
-		// part-of label kustomize puts on the CRD (crds/ is not templated).
+		// Normalised: the image (config/ has a placeholder), the part-of
+		// label kustomize puts on the CRD (crds/ is not templated) and the
+		// chart's keep policy on its Namespace.
 		normaliseImages(chart)
 		normaliseImages(kust)
 		dropCRDPartOfLabel(kust)
+		dropNamespaceKeep(chart)
 		Expect(len(kust)).To(BeNumerically(">=", 19), "config/default renders every object")
 		Expect(diffObjects(kust, chart)).To(BeEmpty())
 	})
@@ -121,6 +123,7 @@ var _ = Describe("The Helm chart", func() {
 		normaliseImages(chart)
 		normaliseImages(kust)
 		dropCRDPartOfLabel(kust)
+		dropNamespaceKeep(chart)
 		// The Grafana dashboard is the chart's alone (kustomize users load
 		// the JSON into Grafana themselves).
 		Expect(chart).To(HaveKey("ConfigMap/cast-system/cast-operator-dashboard"))

@@ -200,3 +200,20 @@ func dropCRDPartOfLabel(objs map[string]object) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// dropNamespaceKeep removes the annotation that makes `helm uninstall`
+// leave the chart's Namespace, and with it the user's Secrets, in place;
+// kustomize users delete what they applied themselves.
+func dropNamespaceKeep(objs map[string]object) {
+	for _, o := range objs {
+		if o["kind"] != "Namespace" {
+			continue
+		}
+		meta := o["metadata"].(map[string]any)
+		ann, _ := meta["annotations"].(map[string]any)
+		delete(ann, "helm.sh/resource-policy")
+		if len(ann) == 0 {
+			delete(meta, "annotations")
+		}
+	}
+}

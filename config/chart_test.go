@@ -186,6 +186,24 @@ streamer: {replicas: 4, extraArgs: ["--trusted-proxies=10.0.0.0/8"]}
 		}))
 	})
 
+	It("labels every object with commonLabels and schedules both Deployments by nodeSelector and tolerations", func() {
+		rendered, err := renderChart("commonLabels: {team: platform}\nnodeSelector: {pool: ops}\ntolerations: [{key: ops, operator: Exists}]\n")
+		Expect(err).NotTo(HaveOccurred())
+		objs, err := parseObjects(rendered)
+		Expect(err).NotTo(HaveOccurred())
+		for k, o := range objs {
+			if o["kind"] == "CustomResourceDefinition" {
+				continue // crds/ is not templated
+			}
+			Expect(o["metadata"].(map[string]any)["labels"]).To(HaveKeyWithValue("team", "platform"), k)
+		}
+		for _, name := range []string{"controller-manager", "streamer"} {
+			pod := objs["Deployment/cast-system/cast-operator-"+name]["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+			Expect(pod["nodeSelector"]).To(Equal(map[string]any{"pool": "ops"}), name)
+			Expect(pod["tolerations"]).To(Equal([]any{map[string]any{"key": "ops", "operator": "Exists"}}), name)
+		}
+	})
+
 	It("refuses an Ingress without a host and an HTTPRoute without a Gateway", func() {
 		_, err := renderChart("ingress: {enabled: true}")
 		Expect(err).To(MatchError(ContainSubstring("ingress.host is required")))

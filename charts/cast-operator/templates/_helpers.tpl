@@ -25,16 +25,14 @@ Call with (dict "ctx" $ "component" "controller"), (dict "ctx" $ "named" true)
 or (dict "ctx" $).
 */}}
 {{- define "cast-operator.labels" -}}
-{{- if or .component .named }}
-app.kubernetes.io/name: cast-operator
-{{- end }}
-{{- with .component }}
-app.kubernetes.io/component: {{ . }}
-{{- end }}
-app.kubernetes.io/part-of: cast-operator
-{{- with .ctx.Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
+{{- $l := dict "app.kubernetes.io/part-of" "cast-operator" -}}
+{{- if or .component .named -}}
+{{- $_ := set $l "app.kubernetes.io/name" "cast-operator" -}}
+{{- end -}}
+{{- with .component -}}
+{{- $_ := set $l "app.kubernetes.io/component" . -}}
+{{- end -}}
+{{- toYaml (merge $l (.ctx.Values.commonLabels | default dict)) -}}
 {{- end -}}
 
 {{/*

@@ -44,8 +44,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests under config/.
+manifests: ## Generate the CRD and RBAC manifests under config/ (and the chart's copy of the CRD).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	cp config/crd/bases/spell.dev_casts.yaml charts/cast-operator/crds/spell.dev_casts.yaml
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.
@@ -118,6 +119,10 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 .PHONY: build
 build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
 	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/cast-operator .
+
+.PHONY: chart
+chart: manifests ## Package the Helm chart into bin/cast-operator-<version>.tgz (Helm's Go SDK; no helm binary).
+	go run ./hack/chart -dest $(LOCALBIN)
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -1,19 +1,15 @@
 package controllers
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/test/ghapitest"
 )
 
@@ -115,61 +111,5 @@ var _ = Describe("Resync, timeout and deletion", func() {
 			WithTimeout(30 * time.Second).Should(BeTrue())
 		Expect(cancelled(5500)).To(BeFalse())
 		Eventually(eventReasons(cast)).Should(ContainElement("CancelFailed"))
-	})
-})
-
-var _ = Describe("Deployment manifests", Ordered, func() {
-	var root, kubeconfig string
-	BeforeAll(func() {
-		var err error
-		root, err = localcluster.RepoRoot()
-		Expect(err).NotTo(HaveOccurred())
-		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-		Expect(writeFile(kubeconfig, cluster.Env.KubeConfig)).To(Succeed())
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cast-system"}})).To(Succeed())
-	})
-
-	It("run the controller as a GitHub App with the github-app component", func() {
-		// An overlay as a user writes one: config/default plus the component.
-		dir := GinkgoT().TempDir()
-		Expect(exec.Command("cp", "-r", filepath.Join(root, "config"), dir).Run()).To(Succeed())
-		Expect(writeFile(filepath.Join(dir, "kustomization.yaml"),
-			[]byte("resources: [config/default]\ncomponents: [config/components/github-app]\n"))).To(Succeed())
-		rendered, err := exec.Command("kubectl", "kustomize", dir).Output()
-		Expect(err).NotTo(HaveOccurred(), "kubectl kustomize with the github-app component")
-		for _, want := range []string{"--github-app-id=$(GITHUB_APP_ID)", "key: githubAppID",
-			"--github-app-private-key-file=/etc/cast-operator/github-app/githubAppPrivateKey", "secretName: github-app"} {
-			Expect(string(rendered)).To(ContainSubstring(want))
-		}
-		apply := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")
-		apply.Stdin = strings.NewReader(string(rendered))
-		out, err := apply.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
-		Expect(string(out)).To(ContainSubstring("deployment.apps/cast-operator-controller-manager"))
-	})
-
-	It("render with kustomize and pass a server-side dry run", func() {
-		rendered, err := exec.Command("kubectl", "kustomize", filepath.Join(root, "config", "default")).Output()
-		Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default")
-		apply := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")
-		apply.Stdin = strings.NewReader(string(rendered))
-		out, err := apply.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
-		for _, want := range []string{
-			"customresourcedefinition.apiextensions.k8s.io/casts.spell.dev",
-			"clusterrole.rbac.authorization.k8s.io/cast-operator-manager-role",
-			"deployment.apps/cast-operator-controller-manager",
-			"service/cast-operator-webhook",
-			"deployment.apps/cast-operator-streamer",
-			"service/cast-operator-streamer",
-			"clusterrole.rbac.authorization.k8s.io/cast-operator-streamer-role",
-			"service/cast-operator-controller-manager-metrics-service",
-			"service/cast-operator-streamer-metrics-service",
-			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-auth-role",
-			"clusterrolebinding.rbac.authorization.k8s.io/cast-operator-metrics-auth-rolebinding",
-			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-reader",
-		} {
-			Expect(string(out)).To(ContainSubstring(want))
-		}
 	})
 })

@@ -212,5 +212,3 @@ func signature(payload []byte) string { return webhook.Signature([]byte(webhookS
 func keyOf(c *castv1alpha1.Cast) client.ObjectKey { return client.ObjectKeyFromObject(c) }
 
 func ptrInt64(n int64) *int64 { return &n }
-
-func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }

@@ -62,9 +62,11 @@ vet: ## Run go vet (also on the dev build's registration of the dev command).
 	go vet -tags dev .
 
 .PHONY: lint
-lint: ## Run golangci-lint (pinned in go.mod, config in .golangci.yml; built into bin/ once).
-	@test -x $(LOCALBIN)/golangci-lint -a $(LOCALBIN)/golangci-lint -nt go.mod || go build -o $(LOCALBIN)/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-	$(LOCALBIN)/golangci-lint run ./...
+lint: ## Run golangci-lint (pinned in go.mod, config in .golangci.yml; built into bin/ once per version).
+	@v=$$(go list -m -f '{{.Version}}' github.com/golangci/golangci-lint/v2); \
+	test -x $(LOCALBIN)/golangci-lint-$$v || { echo "lint: building golangci-lint $$v into bin/ (once)"; \
+		go build -o $(LOCALBIN)/golangci-lint-$$v github.com/golangci/golangci-lint/v2/cmd/golangci-lint; }; \
+	$(LOCALBIN)/golangci-lint-$$v run ./...
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd (and etcdctl, etcdutl for the etcd-restore fault spec) for envtest into bin/ (once).

@@ -85,6 +85,27 @@ func lintChart(valuesYAML string) []string {
 	return problems
 }
 
+// renderBoth renders the chart with values and the kustomize side, and
+// normalises what may differ: the image (config/ has a placeholder), the
+// part-of label kustomize puts on the CRD (crds/ is not templated) and the
+// chart's keep policy on its Namespace.
+func renderBoth(values string, kustomized func() ([]byte, error)) (chart, kust map[string]object) {
+	GinkgoHelper()
+	rendered, err := renderChart(values)
+	Expect(err).NotTo(HaveOccurred())
+	chart, err = parseObjects(rendered)
+	Expect(err).NotTo(HaveOccurred())
+	k, err := kustomized()
+	Expect(err).NotTo(HaveOccurred())
+	kust, err = parseObjects(k)
+	Expect(err).NotTo(HaveOccurred())
+	normaliseImages(chart)
+	normaliseImages(kust)
+	dropCRDPartOfLabel(kust)
+	dropNamespaceKeep(chart)
+	return chart, kust
+}
+
 var _ = Describe("The Helm chart", func() {
 	It("passes helm lint (strict) with default values and with every option on", func() {
 		Expect(lintChart("")).To(BeEmpty())
@@ -92,38 +113,13 @@ var _ = Describe("The Helm chart", func() {
 	})
 
 	It("renders with default values the same objects as kubectl kustomize config/default", func() {
-		rendered, err := renderChart("")
-		Expect(err).NotTo(HaveOccurred())
-		chart, err := parseObjects(rendered)
-		Expect(err).NotTo(HaveOccurred())
-		k, err := kustomize(filepath.Join(root, "config", "default"))
-		Expect(err).NotTo(HaveOccurred())
-		kust, err := parseObjects(k)
-		Expect(err).NotTo(HaveOccurred())
-		// Normalised: the image (config/ has a placeholder), the part-of
-		// label kustomize puts on the CRD (crds/ is not templated) and the
-		// chart's keep policy on its Namespace.
-		normaliseImages(chart)
-		normaliseImages(kust)
-		dropCRDPartOfLabel(kust)
-		dropNamespaceKeep(chart)
+		chart, kust := renderBoth("", func() ([]byte, error) { return kustomize(filepath.Join(root, "config", "default")) })
 		Expect(len(kust)).To(BeNumerically(">=", 19), "config/default renders every object")
 		Expect(diffObjects(kust, chart)).To(BeEmpty())
 	})
 
 	It("renders with every option on the same objects as config/default with every component", func() {
-		rendered, err := renderChart(allOptional)
-		Expect(err).NotTo(HaveOccurred())
-		chart, err := parseObjects(rendered)
-		Expect(err).NotTo(HaveOccurred())
-		k, err := overlay(GinkgoT().TempDir(), allComponents...)
-		Expect(err).NotTo(HaveOccurred())
-		kust, err := parseObjects(k)
-		Expect(err).NotTo(HaveOccurred())
-		normaliseImages(chart)
-		normaliseImages(kust)
-		dropCRDPartOfLabel(kust)
-		dropNamespaceKeep(chart)
+		chart, kust := renderBoth(allOptional, func() ([]byte, error) { return overlay(GinkgoT().TempDir(), allComponents...) })
 		// The Grafana dashboard is the chart's alone (kustomize users load
 		// the JSON into Grafana themselves).
 		Expect(chart).To(HaveKey("ConfigMap/cast-system/cast-operator-dashboard"))

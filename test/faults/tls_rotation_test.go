@@ -70,12 +70,12 @@ var _ = Describe("Streamer TLS rotation", Label("streamer", "tls"), func() {
 		say("after rotation")
 
 		By("a pair that does not load: the last good certificate keeps serving")
-		errorsBefore := readErrors(hc, metricsURL)
+		errorsBefore := readErrors(metricsURL)
 		vol.update(map[string][]byte{
 			"tls.crt": []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"),
 			"tls.key": []byte("half written"),
 		})
-		Eventually(func() float64 { return readErrors(hc, metricsURL) }).Should(BeNumerically(">", errorsBefore))
+		Eventually(func() float64 { return readErrors(metricsURL) }).Should(BeNumerically(">", errorsBefore))
 		Consistently(served).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal("streamer-b"))
 		Expect(statusWith(hc, base+"/readyz")).To(Equal(http.StatusOK))
 		say("after a bad pair")
@@ -119,9 +119,9 @@ func statusWith(hc *http.Client, url string) (int, error) {
 
 // readErrors is certwatcher_read_certificate_errors_total: certificate
 // and key pairs the process failed to load.
-func readErrors(hc *http.Client, url string) float64 {
+func readErrors(url string) float64 {
 	GinkgoHelper()
-	m, err := scrapeWith(hc, url)
+	m, err := Scrape(url)
 	Expect(err).NotTo(HaveOccurred())
 	v, ok := m["certwatcher_read_certificate_errors_total"]
 	Expect(ok).To(BeTrue(), "%s has no certwatcher_read_certificate_errors_total", url)

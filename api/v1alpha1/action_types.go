@@ -75,9 +75,10 @@ type CancelStatus struct {
 	Attempt int64 `json:"attempt"`
 	// RequestedBy is spec.cancel.requestedBy.
 	RequestedBy string `json:"requestedBy"`
-	// RequestedAt is when the controller first saw the request: the API
-	// server keeps no trustworthy time of a spec change, and a time the
-	// client wrote would be its claim.
+	// RequestedAt is when the controller carried the request out (within
+	// a moment of it being made while the controller runs; later after a
+	// GitHub outage): the API server keeps no trustworthy time of a spec
+	// change, and a time the client wrote would be its claim.
 	RequestedAt metav1.Time `json:"requestedAt"`
 	// Result is what became of the request.
 	Result CancelResult `json:"result"`

@@ -48,15 +48,17 @@ var _ = Describe("The requester policy (config/policy)", Ordered, func() {
 		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseFailed), conditionTrue(castv1alpha1.ConditionFailed)))
 		mallory := as("mallory")
 
-		rerun := func(by string) error {
+		rerun := func(by string, opts ...client.PatchOption) error {
 			got := fetch(cast)(Default)
 			patch := client.MergeFrom(got.DeepCopy())
 			got.Spec.Rerun = &castv1alpha1.RerunRequest{RequestedBy: by, AfterAttempt: 1}
-			return mallory.Patch(ctx, got, patch)
+			return mallory.Patch(ctx, got, patch, opts...)
 		}
-		// The policy takes effect once the API server has loaded it.
-		Eventually(func() error { return rerun("alice") }).Should(MatchError(
-			ContainSubstring("spec.rerun.requestedBy must name the user making the request: mallory")))
+		// The policy takes effect once the API server has loaded it; dry
+		// runs pass admission and change nothing until then.
+		refused := MatchError(ContainSubstring("spec.rerun.requestedBy must name the user making the request: mallory"))
+		Eventually(func() error { return rerun("alice", client.DryRunAll) }).Should(refused)
+		Expect(rerun("alice")).To(refused)
 		Expect(rerun("mallory")).To(Succeed())
 		Eventually(fetch(cast)).Should(HaveField("Status.Rerun", And(Not(BeNil()), HaveField("RequestedBy", "mallory"))))
 

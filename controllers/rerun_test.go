@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -200,6 +201,13 @@ var _ = Describe("Re-run, bad input", func() {
 		})
 		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseCancelled), conditionTrue(castv1alpha1.ConditionFailed)))
 		Expect(requestRerun(cast, 1, false)).To(invalid("the Cast has no workflow run to re-run: create a new Cast from its spec instead"))
+	})
+
+	It("refuses a re-run request in a new Cast, as a spec copied from an old one would carry", func() {
+		cast := &castv1alpha1.Cast{ObjectMeta: metav1.ObjectMeta{Name: "rerun-at-create", Namespace: "default"},
+			Spec: castv1alpha1.CastSpec{Repository: repo, Workflow: "cast.yml",
+				Rerun: &castv1alpha1.RerunRequest{RequestedBy: whoami(), AfterAttempt: 1}}}
+		Expect(k8s.Create(ctx, cast)).To(invalid("spec.rerun cannot be set at creation"))
 	})
 
 	It("says in GitHub's words why a run over a month old cannot be re-run, and asks once", func() {

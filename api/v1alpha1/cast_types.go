@@ -9,6 +9,7 @@ import (
 // and the requests to act on the run (cancel, rerun), may change.
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || (has(self.cancel) && (self.cancel == oldSelf.cancel || self.cancel.attempt > oldSelf.cancel.attempt))",message="spec.cancel cannot be removed or changed: to cancel a later attempt, set spec.cancel.attempt to it"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || !has(self.rerun)",optionalOldSelf=true,message="spec.rerun cannot be set at creation: a new Cast has no finished attempt to re-run (leave it out when copying a spec)"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.rerun) || (has(self.rerun) && (self.rerun == oldSelf.rerun || self.rerun.afterAttempt > oldSelf.rerun.afterAttempt))",message="spec.rerun cannot be removed or changed: to re-run again, set spec.rerun.afterAttempt to the latest attempt"
 // +kubebuilder:validation:XValidation:rule="self.repository == oldSelf.repository",message="spec.repository is immutable: a Cast is one execution, create a new Cast instead"
 // +kubebuilder:validation:XValidation:rule="self.workflow == oldSelf.workflow",message="spec.workflow is immutable: a Cast is one execution, create a new Cast instead"

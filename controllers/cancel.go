@@ -88,8 +88,21 @@ func (r *CastReconciler) cancelRun(ctx context.Context, cast *castv1alpha1.Cast,
 		res, err := r.githubTrouble(cast, ghErr, now)
 		return res, true, err
 	}
-	err := gh.CancelRun(ctx, cast.Spec.Repository, st.RunID)
+	completed, err := gh.CancelRunIfRunning(ctx, cast.Spec.Repository, st.RunID)
 	switch {
+	case err == nil && completed:
+		// The run ended before the cancel reached GitHub: its own outcome
+		// is the truth, read at once.
+		recordCancel(cast, castv1alpha1.CancelResultAlreadyFinished, now,
+			fmt.Sprintf("run %d had already finished on GitHub; nothing was cancelled", st.RunID))
+		run, err := gh.GetRun(ctx, cast.Spec.Repository, st.RunID)
+		if err != nil {
+			// The record is written all the same; resync reads the run.
+			res, err := retryLater(fmt.Errorf("reading run %d, which finished before the cancel: %w", st.RunID, err))
+			return res, true, err
+		}
+		r.applyRun(ctx, cast, run, now)
+		return ctrl.Result{}, false, nil
 	case err == nil:
 		msg := fmt.Sprintf("run %d cancelled at the request of %s", st.RunID, who)
 		recordCancel(cast, castv1alpha1.CancelResultCancelled, now, msg)

@@ -163,6 +163,26 @@ var _ = Describe("Cancel without deleting", func() {
 		Expect(cancelsOf(6300)).To(Equal(1))
 	})
 
+	It("reports the run's own outcome when it ended on GitHub before the cancel arrived", func() {
+		fakeGitHub.AddRun(ghapitest.Run{ID: 6600, Repository: repo, Workflow: "cast.yml", Status: "in_progress", RunStartedAt: t0})
+		cast := createCast("cancel-too-late", attached(6600))
+		Eventually(fetch(cast)).Should(phase(castv1alpha1.PhaseRunning))
+		// The run succeeds on GitHub and the Cast cannot read it yet.
+		fakeGitHub.InjectFault(ghapitest.Fault{Method: "GET", PathContains: "/runs/6600", Status: 502})
+		DeferCleanup(fakeGitHub.ClearFaults)
+		fakeGitHub.UpdateRun(6600, func(r *ghapitest.Run) {
+			r.Status, r.Conclusion, r.UpdatedAt = "completed", "success", time.Now().UTC().Truncate(time.Second).Add(time.Second)
+		})
+		Expect(requestCancel(cast, 1)).To(Succeed())
+		Eventually(fetch(cast)).Should(HaveField("Status.Cancel", And(Not(BeNil()),
+			HaveField("Result", castv1alpha1.CancelResultAlreadyFinished),
+			HaveField("Message", "run 6600 had already finished on GitHub; nothing was cancelled"))))
+		Expect(fetch(cast)(Default).Status.Phase).NotTo(Equal(castv1alpha1.PhaseCancelled))
+		fakeGitHub.ClearFaults()
+		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseSucceeded), conditionTrue(castv1alpha1.ConditionComplete)))
+		Expect(cancelsOf(6600)).To(Equal(1))
+	})
+
 	It("refuses at admission to remove or rewrite a cancel", func() {
 		fakeGitHub.AddRun(ghapitest.Run{ID: 6400, Repository: repo, Workflow: "cast.yml", Status: "in_progress", RunStartedAt: t0})
 		cast := createCast("cancel-rewrite", attached(6400))

@@ -87,8 +87,9 @@ func lintChart(valuesYAML string) []string {
 
 // renderBoth renders the chart with values and the kustomize side, and
 // normalises what may differ: the image (config/ has a placeholder), the
-// part-of label kustomize puts on the CRD (crds/ is not templated) and the
-// chart's keep policy on its Namespace.
+// part-of label kustomize puts on the CRD (crds/ is not templated), the
+// namespace kustomize puts on cluster-scoped kinds it does not know (the
+// API server drops it) and the chart's keep policy on its Namespace.
 func renderBoth(values string, kustomized func() ([]byte, error)) (chart, kust map[string]object) {
 	GinkgoHelper()
 	rendered, err := renderChart(values)
@@ -99,6 +100,7 @@ func renderBoth(values string, kustomized func() ([]byte, error)) (chart, kust m
 	Expect(err).NotTo(HaveOccurred())
 	kust, err = parseObjects(k)
 	Expect(err).NotTo(HaveOccurred())
+	dropClusterScopedNamespace(kust)
 	normaliseImages(chart)
 	normaliseImages(kust)
 	dropCRDPartOfLabel(kust)

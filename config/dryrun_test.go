@@ -34,6 +34,8 @@ var _ = Describe("Server-side dry runs", func() {
 			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-auth-role",
 			"clusterrolebinding.rbac.authorization.k8s.io/cast-operator-metrics-auth-rolebinding",
 			"clusterrole.rbac.authorization.k8s.io/cast-operator-metrics-reader",
+			"validatingadmissionpolicy.admissionregistration.k8s.io/cast-operator-cast-requester",
+			"validatingadmissionpolicybinding.admissionregistration.k8s.io/cast-operator-cast-requester",
 		} {
 			Expect(out).To(ContainSubstring(want))
 		}

@@ -199,6 +199,20 @@ func dropCRDPartOfLabel(objs map[string]object) {
 	}
 }
 
+// dropClusterScopedNamespace drops the namespace kubectl's kustomize sets
+// on the ValidatingAdmissionPolicy and its binding: its schema does not
+// know they are cluster-scoped. The API server ignores it on create.
+func dropClusterScopedNamespace(objs map[string]object) {
+	for k, o := range objs {
+		switch o["kind"] {
+		case "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+			delete(o["metadata"].(map[string]any), "namespace")
+			delete(objs, k)
+			objs[key(o)] = o
+		}
+	}
+}
+
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
 
 // dropNamespaceKeep removes the annotation that makes `helm uninstall`

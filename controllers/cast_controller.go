@@ -182,6 +182,10 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 	if ae, ok := ghapi.AccessProblem(ghErr); ok {
 		setAccess(cast, ae.Reason, accessMessage(cast, ae), now)
 	}
+	if res, handled, err := r.cancelRequested(ctx, cast, gh, ghErr, now); handled {
+		return res, err
+	}
+	settleRerun(cast, now)
 	if cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal() {
 		res, err := r.dispatch(ctx, cast, gh, ghErr, now)
 		if err != nil || (cast.Status.RunID == 0 && !cast.Status.Phase.IsTerminal()) {
@@ -212,7 +216,11 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 		return res, err
 	}
 	if cast.Status.Phase.IsTerminal() {
-		return r.complete(ctx, cast, gh, ghErr, now)
+		res, err := r.complete(ctx, cast, gh, ghErr, now)
+		if err != nil || res.RequeueAfter > 0 || !cast.Status.Concluded() {
+			return res, err
+		}
+		return r.followRerun(ctx, cast, gh, ghErr, now)
 	}
 	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
 }

@@ -17,6 +17,7 @@ func recordTransition(rec recorder.EventRecorder, cast *castv1alpha1.Cast, befor
 		return
 	}
 	recordAccess(rec, cast, before)
+	recordActions(rec, cast, before)
 	after := cast.Status
 	if before.RunID == 0 && after.RunID != 0 {
 		if cast.Spec.RunID != nil {
@@ -51,4 +52,28 @@ func recordAccess(rec recorder.EventRecorder, cast *castv1alpha1.Cast, before ca
 		return
 	}
 	rec.Eventf(cast, nil, corev1.EventTypeNormal, cur.Reason, "GitHub", "%s", cur.Message)
+}
+
+// recordActions emits an Event when spec.cancel or spec.rerun reaches an
+// outcome worth telling; a cancel that worked is told by the Cancelled
+// event of the phase change.
+func recordActions(rec recorder.EventRecorder, cast *castv1alpha1.Cast, before castv1alpha1.CastStatus) {
+	if c := cast.Status.Cancel; c != nil && (before.Cancel == nil || before.Cancel.Attempt != c.Attempt) {
+		switch c.Result {
+		case castv1alpha1.CancelResultAlreadyFinished:
+			rec.Eventf(cast, nil, corev1.EventTypeWarning, castv1alpha1.EventReasonCancelIgnored, "Cancel", "%s", c.Message)
+		case castv1alpha1.CancelResultFailed:
+			rec.Eventf(cast, nil, corev1.EventTypeWarning, castv1alpha1.EventReasonCancelFailed, "Cancel", "%s", c.Message)
+		}
+	}
+	rs := cast.Status.Rerun
+	if rs == nil || (before.Rerun != nil && before.Rerun.AfterAttempt == rs.AfterAttempt && before.Rerun.State == rs.State) {
+		return
+	}
+	switch rs.State {
+	case castv1alpha1.RerunRequested:
+		rec.Eventf(cast, nil, corev1.EventTypeNormal, castv1alpha1.EventReasonRerun, "Rerun", "%s (asked by %s)", rs.Message, rs.RequestedBy)
+	case castv1alpha1.RerunRefused:
+		rec.Eventf(cast, nil, corev1.EventTypeWarning, castv1alpha1.EventReasonRerunRefused, "Rerun", "%s", rs.Message)
+	}
 }

@@ -5,8 +5,12 @@ import (
 )
 
 // CastSpec says which workflow to run, where and with what. A Cast is one
-// execution, so everything but timeout is fixed once the Cast is created.
+// execution, so what it runs is fixed once the Cast is created; timeout,
+// and the requests to act on the run (cancel, rerun), may change.
 //
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || (has(self.cancel) && (self.cancel == oldSelf.cancel || self.cancel.attempt > oldSelf.cancel.attempt))",message="spec.cancel cannot be removed or changed: to cancel a later attempt, set spec.cancel.attempt to it"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || !has(self.rerun)",optionalOldSelf=true,message="spec.rerun cannot be set at creation: a new Cast has no finished attempt to re-run (leave it out when copying a spec)"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.rerun) || (has(self.rerun) && (self.rerun == oldSelf.rerun || self.rerun.afterAttempt > oldSelf.rerun.afterAttempt))",message="spec.rerun cannot be removed or changed: to re-run again, set spec.rerun.afterAttempt to the latest attempt"
 // +kubebuilder:validation:XValidation:rule="self.repository == oldSelf.repository",message="spec.repository is immutable: a Cast is one execution, create a new Cast instead"
 // +kubebuilder:validation:XValidation:rule="self.workflow == oldSelf.workflow",message="spec.workflow is immutable: a Cast is one execution, create a new Cast instead"
 // +kubebuilder:validation:XValidation:rule="self.ref == oldSelf.ref",message="spec.ref is immutable: a Cast is one execution, create a new Cast instead"
@@ -52,8 +56,7 @@ type CastSpec struct {
 	RunID *int64 `json:"runID,omitempty"`
 
 	// Timeout bounds how long the run may take (for example "30m"); past it
-	// the Cast is marked TimedOut. The only field that may change after
-	// creation.
+	// the Cast is marked TimedOut. It may change after creation.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
@@ -62,6 +65,17 @@ type CastSpec struct {
 	// operator's own credentials.
 	// +optional
 	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+
+	// Cancel asks for the run to be cancelled while keeping the Cast; asked
+	// before dispatch, nothing is dispatched. A new Cast copied from this
+	// one's spec should leave it out.
+	// +optional
+	Cancel *CancelRequest `json:"cancel,omitempty"`
+
+	// Rerun asks GitHub to run the run again, as a new attempt of the same
+	// run. A new Cast copied from this one's spec should leave it out.
+	// +optional
+	Rerun *RerunRequest `json:"rerun,omitempty"`
 }
 
 // SecretReference points at a Secret in the Cast's own namespace, so a Cast
@@ -187,6 +201,23 @@ type CastStatus struct {
 	// +optional
 	JobsOmitted int32 `json:"jobsOmitted,omitempty"`
 
+	// Cancel records what the controller did with spec.cancel: who asked,
+	// when it saw the request, and the result.
+	// +optional
+	Cancel *CancelStatus `json:"cancel,omitempty"`
+
+	// Rerun records where spec.rerun stands.
+	// +optional
+	Rerun *RerunStatus `json:"rerun,omitempty"`
+
+	// PreviousAttempts keeps how earlier attempts of the run ended, oldest
+	// first, up to MaxPreviousAttempts: a re-run starts the top-level
+	// fields afresh for the new attempt.
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	PreviousAttempts []AttemptOutcome `json:"previousAttempts,omitempty"`
+
 	// ObservedGeneration is the spec generation the status reflects.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -201,6 +232,15 @@ type CastStatus struct {
 
 // Cast is one execution of a spell: a GitHub Actions workflow run, dispatched
 // by the operator or attached to by run ID, with its live status.
+//
+// Requests checked against status when they are made, so a user learns at
+// once what the controller would only report later; the controller checks
+// again, as status may have moved meanwhile.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.cancel) || (has(oldSelf.spec.cancel) && self.spec.cancel == oldSelf.spec.cancel) || !has(self.status) || !has(self.status.phase) || !(self.status.phase in ['Succeeded','Failed','Cancelled','TimedOut']) || self.spec.cancel.attempt > (has(self.status.runAttempt) ? self.status.runAttempt : 1)",message="the Cast already finished: there is nothing to cancel",messageExpression="'the Cast already finished as ' + self.status.phase + ': there is nothing to cancel'"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.rerun) || (has(oldSelf.spec.rerun) && self.spec.rerun == oldSelf.spec.rerun) || (has(self.status) && has(self.status.phase) && self.status.phase in ['Succeeded','Failed','Cancelled','TimedOut'])",message="only a finished run can be re-run: cancel it first, or wait for it to finish"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.rerun) || (has(oldSelf.spec.rerun) && self.spec.rerun == oldSelf.spec.rerun) || (has(self.status) && has(self.status.runID))",message="the Cast has no workflow run to re-run: create a new Cast from its spec instead"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.rerun) || (has(oldSelf.spec.rerun) && self.spec.rerun == oldSelf.spec.rerun) || !has(self.status) || !has(self.status.runAttempt) || self.spec.rerun.afterAttempt == self.status.runAttempt",message="spec.rerun.afterAttempt must be the latest attempt of the run, status.runAttempt"
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -63,6 +63,9 @@ const (
 	ReasonCredentialsMissing = "CredentialsMissing"
 	// ReasonDispatchFailed: GitHub refused the dispatch.
 	ReasonDispatchFailed = "DispatchFailed"
+	// ReasonCancelledBeforeDispatch: spec.cancel came before the dispatch;
+	// nothing was dispatched.
+	ReasonCancelledBeforeDispatch = "CancelledBeforeDispatch"
 )
 
 // Reasons for the Running and Reconciling conditions.
@@ -101,6 +104,14 @@ const (
 	EventReasonStarted      = "Started"
 	EventReasonSucceeded    = "Succeeded"
 	EventReasonCancelFailed = "CancelFailed"
+	// EventReasonCancelIgnored (Warning): spec.cancel named an attempt
+	// that had already finished; GitHub was not called.
+	EventReasonCancelIgnored = "CancelIgnored"
+	// EventReasonRerun (Normal): GitHub accepted a spec.rerun request.
+	EventReasonRerun = "Rerun"
+	// EventReasonRerunRefused (Warning): a spec.rerun request will not be
+	// carried out (GitHub refused it, or there is no run to re-run).
+	EventReasonRerunRefused = "RerunRefused"
 )
 
 // OutcomeReason is the condition and Event reason for a terminal phase.

@@ -372,12 +372,20 @@ func (c *Client) ListArtifacts(ctx context.Context, repository string, runID int
 // CancelRun asks GitHub to cancel a run. A run that already completed is
 // not an error: the caller's goal, a run that is no longer running, holds.
 func (c *Client) CancelRun(ctx context.Context, repository string, runID int64) error {
+	_, err := c.CancelRunIfRunning(ctx, repository, runID)
+	return err
+}
+
+// CancelRunIfRunning is CancelRun that also says whether GitHub found the
+// run already completed (409), so a caller can report the run's own
+// outcome instead of claiming it cancelled it.
+func (c *Client) CancelRunIfRunning(ctx context.Context, repository string, runID int64) (completed bool, err error) {
 	owner, repo, err := splitRepository(repository)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := c.refused(repository); err != nil {
-		return err
+		return false, err
 	}
 	ctx = withOperation(WithPriority(ctx, Essential), "cancel_run")
 	err = c.budget.write(ctx, fmt.Sprintf("cancel:%s#%d", repository, runID), func() error {
@@ -387,10 +395,13 @@ func (c *Client) CancelRun(ctx context.Context, repository string, runID int64) 
 	})
 	c.rememberRefusal(repository, err)
 	var accepted *github.AcceptedError
-	if err == nil || errors.As(err, &accepted) || statusCode(err) == http.StatusConflict {
-		return nil
+	switch {
+	case err == nil || errors.As(err, &accepted):
+		return false, nil
+	case statusCode(err) == http.StatusConflict:
+		return true, nil
 	}
-	return fmt.Errorf("cancelling run %d in %s: %w", runID, repository, err)
+	return false, fmt.Errorf("cancelling run %d in %s: %w", runID, repository, err)
 }
 
 // errBadArgument marks caller mistakes that no retry can fix.

@@ -146,9 +146,12 @@ func TestCancelRun(t *testing.T) {
 	if err := c.CancelRun(ctxT(t), testRepo, run.ID); err != nil {
 		t.Fatalf("cancel of completed run: %v, want nil", err)
 	}
+	if completed, err := c.CancelRunIfRunning(ctxT(t), testRepo, run.ID); err != nil || !completed {
+		t.Errorf("CancelRunIfRunning of a completed run = %v, %v; want completed", completed, err)
+	}
 	cs := srv.Cancels()
-	if len(cs) != 2 || cs[0].Status != http.StatusAccepted || cs[1].Status != http.StatusConflict {
-		t.Errorf("cancels = %+v, want 202 then 409", cs)
+	if len(cs) != 3 || cs[0].Status != http.StatusAccepted || cs[1].Status != http.StatusConflict {
+		t.Errorf("cancels = %+v, want 202 then 409s", cs)
 	}
 
 	err := c.CancelRun(ctxT(t), testRepo, 42)

@@ -95,6 +95,7 @@ func ApplyRun(st *castv1alpha1.CastStatus, run Run, now time.Time) Result {
 	}
 
 	if newAttempt {
+		keepOutcome(st)
 		resetAttempt(st)
 	}
 	st.RunID = run.ID

@@ -143,9 +143,9 @@ func postsTo(op *operator, suffix string) []ghapitest.Request {
 }
 
 // killSwitch is a proxy in front of the GitHub fake that, once armed,
-// SIGKILLs the controller as soon as GitHub accepted a dispatch and before
-// the controller reads the answer: the crash between dispatching and
-// recording, on cue.
+// SIGKILLs the controller as soon as GitHub accepted a POST to a path
+// ending in its suffix (a dispatch, a re-run) and before the controller
+// reads the answer: the crash between asking and recording, on cue.
 type killSwitch struct {
 	srv   *httptest.Server
 	fired chan struct{}
@@ -153,7 +153,9 @@ type killSwitch struct {
 	proc  *Proc
 }
 
-func newKillSwitch(target string) *killSwitch {
+func newKillSwitch(target string) *killSwitch { return newKillSwitchOn(target, "/dispatches") }
+
+func newKillSwitchOn(target, suffix string) *killSwitch {
 	GinkgoHelper()
 	u, err := url.Parse(target)
 	Expect(err).NotTo(HaveOccurred())
@@ -162,7 +164,7 @@ func newKillSwitch(target string) *killSwitch {
 		Rewrite:  func(r *httputil.ProxyRequest) { r.SetURL(u) },
 		ErrorLog: log.New(GinkgoWriter, "github proxy: ", 0), // a killed controller cancels its requests
 		ModifyResponse: func(resp *http.Response) error {
-			if resp.Request.Method == http.MethodPost && strings.HasSuffix(resp.Request.URL.Path, "/dispatches") && resp.StatusCode < 300 {
+			if resp.Request.Method == http.MethodPost && strings.HasSuffix(resp.Request.URL.Path, suffix) && resp.StatusCode < 300 {
 				ks.mu.Lock()
 				p := ks.proc
 				ks.proc = nil

@@ -30,6 +30,8 @@ func (s *Server) newMux() *http.ServeMux {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}/jobs", s.handleJobs)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{run}/artifacts", s.handleArtifacts)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/runs/{run}/cancel", s.handleCancel)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/runs/{run}/rerun", s.handleRerun)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/runs/{run}/rerun-failed-jobs", s.handleRerunFailed)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/installation", s.handleFindInstallation)
 	mux.HandleFunc("GET /orgs/{org}/installation", s.handleFindInstallation)
 	mux.HandleFunc("GET /users/{user}/installation", s.handleFindInstallation)

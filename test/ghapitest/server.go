@@ -33,6 +33,7 @@ type Server struct {
 	requests     []Request
 	dispatches   []Dispatch
 	cancels      []Cancel
+	reruns       []Rerun
 	nextID       int64
 	seq          uint64 // requests received, for X-GitHub-Request-Id
 

@@ -1,5 +1,5 @@
 // Package ghapitest is an in-process fake of the slice of GitHub's REST API
-// the operator uses (workflow dispatch, runs, jobs, artifacts, cancel, and
+// the operator uses (workflow dispatch, runs, jobs, artifacts, cancel, re-run, and
 // GitHub App installation tokens). It speaks GitHub's real JSON shapes and
 // headers, so the go-github based client is exercised end to end over
 // loopback instead of against hand-written mocks of our own interfaces.

@@ -1,6 +1,7 @@
 // Wiring: session, routing (#/namespaces/{ns}, #/all, .../casts/{name}),
 // the list feed, the detail feed and the clock that ticks durations.
 
+import { Actions } from './actions.js';
 import { ApiError, signIn, signOut, whoAmI } from './api.js';
 import { hideDetailAlert, renderDetail, resetDetail, setDetailStream, showDetailAlert, tickDetail } from './detail.js';
 import { clock, isTerminal, phaseLabel, phaseOf, validNamespace } from './format.js';
@@ -157,6 +158,7 @@ function stopAll() {
   app.detailFeed?.stop();
   app.detailFeed = null;
   app.detail = null;
+  actions?.close();
 }
 
 // ---- the list ----
@@ -302,16 +304,38 @@ function onScopeSubmit(ev) {
 
 // ---- the detail view ----
 
+let actions;
+
+/** Explains a refused action in words; the page's own cases first. */
+function actionFailure(err) {
+  if (err.status === 401) {
+    sessionExpired();
+    return;
+  }
+  const box = $('action-alert');
+  box.textContent = err.status === 0 ? `${err.message}; nothing was changed.` : err.message;
+  box.hidden = false;
+  actions.refresh();
+}
+
+function actionDone(text) {
+  $('action-alert').hidden = true;
+  toast(text, 'Pending');
+}
+
 function openDetail(detail) {
   app.detailFeed?.stop();
   app.detail = detail;
   app.detailEntry = null;
   resetDetail(detail.namespace, detail.name);
+  $('action-alert').hidden = true;
+  actions.open(detail);
   app.detailFeed = new Feed(detail, {
     upsert(snap) {
       app.detailEntry = { snap, receivedAt: performance.now() };
       renderDetail(app.detailEntry, app.detailEntry.receivedAt);
       hideDetailAlert();
+      actions.update(snap);
     },
     remove() {
       showDetailAlert('This cast was deleted.', 'warn');
@@ -337,6 +361,7 @@ function closeDetail() {
   app.detailFeed = null;
   app.detail = null;
   app.detailEntry = null;
+  actions.close();
   requestAnimationFrame(() => {
     if (!was || !table.focusRow(`${was.namespace}/${was.name}`)) $('main').focus();
   });
@@ -362,8 +387,10 @@ async function start() {
     $('namespace').disabled = ev.target.checked;
   });
   $('detail-back').addEventListener('click', backToList);
+  actions = new Actions({ onError: actionFailure, onDone: actionDone });
   document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape' && app.detail) backToList();
+    // Escape in the confirmation closes only the dialog.
+    if (ev.key === 'Escape' && app.detail && !$('confirm-dialog').open) backToList();
   });
   window.addEventListener('hashchange', applyRoute);
   window.addEventListener('offline', () => setConnection('offline'));

@@ -129,6 +129,18 @@ var _ = Describe("Cancel and re-run in the dashboard", func() {
 			HaveField("Message", "run 9300 cancelled at the request of "+editorName)))
 		Eventually(e.buttons).Should(HaveExactElements("action-rerun", "action-rerun-failed"), "a cancelled run can be re-run")
 		Expect(e.visible("action-alert")()).To(BeFalse())
+
+		By("explaining in words a re-run the API server refuses: the run started again meanwhile")
+		e.do(chromedp.Click(chromedp.CSS("#action-rerun")))
+		Eventually(func() (bool, error) { return eval[bool](e, `document.getElementById('confirm-dialog').open`) }).Should(BeTrue())
+		setStatus(deploy, func(st *castv1alpha1.CastStatus) {
+			st.Phase, st.RunAttempt, st.Message, st.FinishedAt = castv1alpha1.PhaseRunning, 2, "Attempt 2 started on GitHub", nil
+		})
+		Eventually(e.detail).Should(HaveField("Message", "Attempt 2 started on GitHub"))
+		e.do(chromedp.Click(chromedp.CSS("#confirm-ok")))
+		Eventually(e.text("action-alert")).Should(Equal("only a finished run can be re-run: cancel it first, or wait for it to finish"))
+		Eventually(e.buttons).Should(HaveExactElements("action-cancel"))
+		Expect(castNow(deploy).Spec.Rerun).To(BeNil())
 		Expect(e.cspViolations()).To(BeEmpty())
 
 		By("finding the editor, not the streamer, in the API server's audit log")

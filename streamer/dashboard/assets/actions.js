@@ -4,6 +4,7 @@
 // arrives through the detail's stream like any other change.
 
 import { ApiError, act, fetchActions } from './api.js';
+import { toast } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,13 +30,13 @@ const BUTTONS = [
 ];
 
 /**
- * Actions owns the buttons of the open detail. onError shows a refusal in
- * words; onDone confirms a request the API server accepted.
+ * Actions owns the buttons of the open detail, and #action-alert, where a
+ * refusal is explained in words; onExpired is called when the session
+ * lapsed (401).
  */
 export class Actions {
-  constructor({ onError, onDone }) {
-    this.onError = onError;
-    this.onDone = onDone;
+  constructor({ onExpired }) {
+    this.onExpired = onExpired;
     this.detail = null;
     this.attempt = 1;
     this.stateKey = '';
@@ -44,11 +45,16 @@ export class Actions {
     $('confirm-dialog').addEventListener('close', () => this.confirmed());
     $('confirm-ok').addEventListener('click', () => $('confirm-dialog').close('ok'));
     $('confirm-keep').addEventListener('click', () => $('confirm-dialog').close(''));
+    // Leaving the detail (the page's hashchange listener comes later)
+    // ends its buttons and any open question; a re-run reopening a
+    // finished Cast restarts its detail feed, which calls open again.
+    window.addEventListener('hashchange', () => this.close());
   }
 
   /** Shows no button until the streamer has answered for detail. */
   open(detail) {
     this.detail = detail;
+    $('action-alert').hidden = true;
     this.stateKey = '';
     this.hideAll();
   }
@@ -117,12 +123,27 @@ export class Actions {
     button.disabled = true;
     try {
       await act(p.detail, p.b.path, p.b.body);
-      this.onDone(`${p.b.done} for ${p.detail.name}.`);
+      $('action-alert').hidden = true;
+      // The outcome arrives through the stream; this says it was asked.
+      toast(`${p.b.done} for ${p.detail.name}.`, 'Pending');
     } catch (err) {
-      this.onError(err instanceof ApiError ? err : new ApiError(0, String(err)));
+      this.failed(err instanceof ApiError ? err : new ApiError(0, String(err)));
     } finally {
       button.disabled = false;
       button.focus();
     }
+  }
+
+  /** Explains a refusal in words (the streamer's, often the API server's) and asks again what is allowed. */
+  failed(err) {
+    if (err.status === 401) {
+      this.onExpired();
+      return;
+    }
+    const box = $('action-alert');
+    box.textContent = err.status === 0 ? `${err.message}; nothing was changed.` : err.message;
+    box.hidden = false;
+    this.stateKey = '';
+    this.refresh();
   }
 }

@@ -158,7 +158,6 @@ function stopAll() {
   app.detailFeed?.stop();
   app.detailFeed = null;
   app.detail = null;
-  actions?.close();
 }
 
 // ---- the list ----
@@ -206,6 +205,7 @@ function upsertCast(snap) {
   if (prev && phaseOf(prev.snap) !== phase) {
     toast(`${snap.name} ${phaseLabel(phase)}`, phase);
   }
+  if (app.detailFeed?.stopped && snap.castId === `${app.detail.namespace}/${app.detail.name}` && !isTerminal(phase)) openDetail(app.detail);
   updateEmpty();
 }
 
@@ -304,31 +304,13 @@ function onScopeSubmit(ev) {
 
 // ---- the detail view ----
 
-let actions;
-
-/** Explains a refused action in words; the page's own cases first. */
-function actionFailure(err) {
-  if (err.status === 401) {
-    sessionExpired();
-    return;
-  }
-  const box = $('action-alert');
-  box.textContent = err.status === 0 ? `${err.message}; nothing was changed.` : err.message;
-  box.hidden = false;
-  actions.refresh();
-}
-
-function actionDone(text) {
-  $('action-alert').hidden = true;
-  toast(text, 'Pending');
-}
+const actions = new Actions({ onExpired: () => sessionExpired() });
 
 function openDetail(detail) {
   app.detailFeed?.stop();
   app.detail = detail;
   app.detailEntry = null;
   resetDetail(detail.namespace, detail.name);
-  $('action-alert').hidden = true;
   actions.open(detail);
   app.detailFeed = new Feed(detail, {
     upsert(snap) {
@@ -361,7 +343,6 @@ function closeDetail() {
   app.detailFeed = null;
   app.detail = null;
   app.detailEntry = null;
-  actions.close();
   requestAnimationFrame(() => {
     if (!was || !table.focusRow(`${was.namespace}/${was.name}`)) $('main').focus();
   });
@@ -387,9 +368,7 @@ async function start() {
     $('namespace').disabled = ev.target.checked;
   });
   $('detail-back').addEventListener('click', backToList);
-  actions = new Actions({ onError: actionFailure, onDone: actionDone });
   document.addEventListener('keydown', (ev) => {
-    // Escape in the confirmation closes only the dialog.
     if (ev.key === 'Escape' && app.detail && !$('confirm-dialog').open) backToList();
   });
   window.addEventListener('hashchange', applyRoute);

@@ -152,7 +152,7 @@ func (z *Authorizer) authorizeVerbs(ctx context.Context, u user.Info, scope Scop
 	if err := errors.Join(errs...); err != nil {
 		recordDecision(stageAuthz, resultError)
 		log.Info("subject access review failed", "user", u.GetName(), "namespace", scope.Namespace, "name", scope.Name, "error", err.Error())
-		return fmt.Errorf("asking the API server whether %q may read Casts: %w", u.GetName(), err)
+		return fmt.Errorf("asking the API server whether %q may %s Casts: %w", u.GetName(), strings.Join(verbs, " and "), err)
 	}
 	var missing, why []string
 	for i, d := range decisions {

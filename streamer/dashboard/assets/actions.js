@@ -45,10 +45,11 @@ export class Actions {
     $('confirm-dialog').addEventListener('close', () => this.confirmed());
     $('confirm-ok').addEventListener('click', () => $('confirm-dialog').close('ok'));
     $('confirm-keep').addEventListener('click', () => $('confirm-dialog').close(''));
-    // Leaving the detail (the page's hashchange listener comes later)
-    // ends its buttons and any open question; a re-run reopening a
-    // finished Cast restarts its detail feed, which calls open again.
-    window.addEventListener('hashchange', () => this.close());
+    // Leaving the page's route (the back button) ends an open question;
+    // the next detail calls open, which starts its buttons afresh.
+    window.addEventListener('hashchange', () => {
+      if ($('confirm-dialog').open) $('confirm-dialog').close('');
+    });
   }
 
   /** Shows no button until the streamer has answered for detail. */
@@ -57,12 +58,6 @@ export class Actions {
     $('action-alert').hidden = true;
     this.stateKey = '';
     this.hideAll();
-  }
-
-  close() {
-    this.detail = null;
-    this.hideAll();
-    if ($('confirm-dialog').open) $('confirm-dialog').close('');
   }
 
   /** Asks again whenever the Cast's phase or attempt changes. */

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/hack/localcluster"
 	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
@@ -159,5 +163,41 @@ var _ = Describe("Acting on a Cast with the caller's own token", func() {
 		code, body = post(plain+"/api/v1/namespaces/"+ns+"/casts/running/cancel", bearer(editor), "", false)
 		Expect(code).To(Equal(http.StatusNotImplemented), body)
 		Expect(castNow(running).Spec.Cancel).To(BeNil())
+	})
+})
+
+var _ = Describe("Acting on a Cast under the requester policy (config/policy)", func() {
+	It("passes the policy: requestedBy is the name the API server itself gives the caller", func() {
+		root, err := localcluster.RepoRoot()
+		Expect(err).NotTo(HaveOccurred())
+		policy := filepath.Join(root, "config", "policy", "requester.yaml")
+		kubeconfig := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(kubeconfig, cluster.Env.KubeConfig, 0o600)).To(Succeed())
+		out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "-f", policy).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		DeferCleanup(func() {
+			out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "delete", "-f", policy).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+		})
+
+		url, _ := startStreamer(Options{RESTConfig: cfg})
+		ns := newNamespace()
+		editor := serviceAccountToken(ns, "editor")
+		allow(ns, "editor", ns, []string{"get", "list", "watch", "patch"})
+		c := createCast(ns, "running", nil)
+		setStatus(c, func(st *castv1alpha1.CastStatus) { st.Phase, st.RunID, st.RunAttempt = castv1alpha1.PhaseRunning, 7300, 1 })
+
+		By("waiting until the API server enforces the policy: the admin may not cancel in the editor's name")
+		Eventually(func() error {
+			got := castNow(c)
+			patch := client.MergeFrom(got.DeepCopy())
+			got.Spec.Cancel = &castv1alpha1.CancelRequest{RequestedBy: "system:serviceaccount:" + ns + ":editor", Attempt: 1}
+			return k8s.Patch(context.Background(), got, patch, client.DryRunAll)
+		}).Should(MatchError(ContainSubstring("requestedBy must name the user making the request")))
+
+		By("cancelling through the streamer, which sends the editor's own token")
+		code, body := post(url+"/api/v1/namespaces/"+ns+"/casts/running/cancel", bearer(editor), "", false)
+		Expect(code).To(Equal(http.StatusOK), body)
+		Expect(castNow(c).Spec.Cancel).To(Equal(&castv1alpha1.CancelRequest{RequestedBy: "system:serviceaccount:" + ns + ":editor", Attempt: 1}))
 	})
 })

@@ -185,7 +185,9 @@ var _ = Describe("Acting on a Cast under the requester policy (config/policy)", 
 		editor := serviceAccountToken(ns, "editor")
 		allow(ns, "editor", ns, []string{"get", "list", "watch", "patch"})
 		c := createCast(ns, "running", nil)
-		setStatus(c, func(st *castv1alpha1.CastStatus) { st.Phase, st.RunID, st.RunAttempt = castv1alpha1.PhaseRunning, 7300, 1 })
+		setStatus(c, func(st *castv1alpha1.CastStatus) {
+			st.Phase, st.RunID, st.RunAttempt = castv1alpha1.PhaseRunning, 7300, 1
+		})
 
 		By("waiting until the API server enforces the policy: the admin may not cancel in the editor's name")
 		Eventually(func() error {

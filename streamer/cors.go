@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/spell-platform/cast-operator/internal/httpserve"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // withCORS lets the listed browser origins call the API with credentials.
@@ -27,7 +28,7 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 			}
 			h := w.Header()
 			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, "+wire.ActionHeader)
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

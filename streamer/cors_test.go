@@ -3,9 +3,12 @@ package streamer
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 func TestCORSIsClosedUnlessAnOriginIsAllowed(t *testing.T) {
@@ -44,5 +47,30 @@ func TestCORSIsClosedUnlessAnOriginIsAllowed(t *testing.T) {
 				t.Error("credentials not allowed for an allowed origin")
 			}
 		})
+	}
+}
+
+// An action needs wire.ActionHeader, so a cross-origin script must ask a
+// preflight first: refused for any origin not listed, allowed (with the
+// header) for a listed one. This is half the CSRF defence of actions.
+func TestActionPreflightOnlyForAllowedOrigins(t *testing.T) {
+	srv, err := New(Options{AllowedOrigins: []string{"https://dash.example"}}, nil, fake.NewSimpleClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for origin, want := range map[string]int{"https://evil.example": http.StatusForbidden, "https://dash.example": http.StatusNoContent} {
+		r := httptest.NewRequest(http.MethodOptions, "/api/v1/namespaces/ci/casts/build/cancel", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		r.Header.Set("Access-Control-Request-Headers", "x-cast-action,content-type")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("preflight from %s: status %d, want %d", origin, w.Code, want)
+		}
+		allowsHeader := strings.Contains(w.Header().Get("Access-Control-Allow-Headers"), wire.ActionHeader)
+		if allowsHeader != (want == http.StatusNoContent) {
+			t.Errorf("preflight from %s: Access-Control-Allow-Headers %q", origin, w.Header().Get("Access-Control-Allow-Headers"))
+		}
 	}
 }

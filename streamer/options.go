@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 )
 
@@ -50,6 +51,10 @@ type Options struct {
 	// lines then see that client, and session cookies are Secure. Empty
 	// trusts nobody: forwarding headers change nothing.
 	TrustedProxies []netip.Prefix
+	// RESTConfig is how the streamer reaches the API server; actions
+	// (cancel, re-run) use it with its credentials replaced by the
+	// caller's own token. Nil turns actions off: they answer 501.
+	RESTConfig *rest.Config
 	// Clock tells token expiry apart from wall time in tests; nil means
 	// real time.
 	Clock clock.PassiveClock

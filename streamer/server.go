@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -38,6 +39,9 @@ type Server struct {
 	authz   *auth.Authorizer
 	limiter *admission.Limiter
 	api     *apiHealth
+	// userCfg reaches the API server with no credentials of its own;
+	// actions add the caller's token (actions.go). Nil: no actions.
+	userCfg *rest.Config
 
 	// stopping is closed at shutdown so open streams end (reason
 	// "shutdown") and clients reconnect to another replica.
@@ -73,6 +77,7 @@ func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error
 			IPRate: opts.IPRate, IPBurst: max(int(opts.IPRate*60)/4, 5),
 		}),
 		api:      newAPIHealth(kube),
+		userCfg:  userConfig(opts.RESTConfig),
 		stopping: make(chan struct{}),
 	}, nil
 }
@@ -242,6 +247,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/casts", s.castAPI(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.castAPI(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.castAPI(s.getCast))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/actions", s.castAPI(s.castActions))
+	mux.Handle("POST /api/v1/namespaces/{namespace}/casts/{name}/cancel", requireActionHeader(s.castAPI(s.cancelCast)))
+	mux.Handle("POST /api/v1/namespaces/{namespace}/casts/{name}/rerun", requireActionHeader(s.castAPI(s.rerunCast)))
 	// The dashboard takes every other GET; the routes above are more specific.
 	mux.Handle("GET /", dashboard.Handler())
 	return s.withCORS(mux)

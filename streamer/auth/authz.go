@@ -106,6 +106,16 @@ func NewAuthorizer(opts AuthorizerOptions) (*Authorizer, error) {
 // error wrapping ErrForbidden, in kubectl's words, naming what is missing;
 // another error when the API server could not be asked.
 func (z *Authorizer) Authorize(ctx context.Context, u user.Info, scope Scope) error {
+	return z.authorizeVerbs(ctx, u, scope, scope.verbs())
+}
+
+// AuthorizeVerb is Authorize for one verb the caller names, such as
+// "patch" for acting on a Cast; it shares the reviews' caches and bounds.
+func (z *Authorizer) AuthorizeVerb(ctx context.Context, u user.Info, verb string, scope Scope) error {
+	return z.authorizeVerbs(ctx, u, scope, []string{verb})
+}
+
+func (z *Authorizer) authorizeVerbs(ctx context.Context, u user.Info, scope Scope, verbs []string) error {
 	log := logf.FromContext(ctx).WithName("auth")
 	if u == nil {
 		recordDecision(stageAuthz, resultDenied)
@@ -120,7 +130,6 @@ func (z *Authorizer) Authorize(ctx context.Context, u user.Info, scope Scope) er
 	// Ask for all verbs at once so a miss costs one round trip, not two,
 	// and a refusal can name everything that is missing.
 	u = withoutCredentialID(u)
-	verbs := scope.verbs()
 	decisions := make([]authorizer.Decision, len(verbs))
 	reasons := make([]string, len(verbs))
 	errs := make([]error, len(verbs))
@@ -143,7 +152,7 @@ func (z *Authorizer) Authorize(ctx context.Context, u user.Info, scope Scope) er
 	if err := errors.Join(errs...); err != nil {
 		recordDecision(stageAuthz, resultError)
 		log.Info("subject access review failed", "user", u.GetName(), "namespace", scope.Namespace, "name", scope.Name, "error", err.Error())
-		return fmt.Errorf("asking the API server whether %q may read Casts: %w", u.GetName(), err)
+		return fmt.Errorf("asking the API server whether %q may %s Casts: %w", u.GetName(), strings.Join(verbs, " and "), err)
 	}
 	var missing, why []string
 	for i, d := range decisions {

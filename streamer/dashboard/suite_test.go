@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,6 +31,8 @@ var (
 	k8s       client.Client
 	kube      kubernetes.Interface
 	castCache cache.Cache // what the streamers under test read Casts through
+	// auditLog is kube-apiserver's audit log of requests on Casts.
+	auditLog string
 )
 
 func TestDashboard(t *testing.T) {
@@ -46,8 +49,11 @@ var _ = BeforeSuite(func() {
 	}
 
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	var err error
-	cluster, err = kubetest.Start(kubetest.WithCache())
+	dir, err := os.MkdirTemp("", "dashboard-audit-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	auditLog = filepath.Join(dir, "audit.log")
+	cluster, err = kubetest.Start(kubetest.WithCache(), kubetest.WithAuditLog(auditLog))
 	Expect(err).NotTo(HaveOccurred())
 	k8s, kube, castCache = cluster.Client, cluster.Kube, cluster.Cache
 })

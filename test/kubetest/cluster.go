@@ -40,10 +40,30 @@ type Cluster struct {
 // Option changes how Start sets the cluster up.
 type Option func(*options)
 
-type options struct{ cache bool }
+type options struct {
+	cache    bool
+	auditLog string
+}
 
 // WithCache also starts an informer cache and waits until it has synced.
 func WithCache() Option { return func(o *options) { o.cache = true } }
+
+// WithAuditLog has kube-apiserver write an audit log of every request on
+// Casts (Metadata level: user, verb, object, response code) to path as
+// JSON lines, so a test can prove whom the API server saw make a change.
+func WithAuditLog(path string) Option { return func(o *options) { o.auditLog = path } }
+
+// auditPolicy records Casts and nothing else, keeping the log small.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  resources:
+  - group: spell.dev
+    resources: ["casts"]
+- level: None
+`
 
 // cacheSyncTimeout bounds the first list of a new cache.
 const cacheSyncTimeout = time.Minute
@@ -58,6 +78,16 @@ func Start(opts ...Option) (*Cluster, error) {
 	env, err := localcluster.New("")
 	if err != nil {
 		return nil, err
+	}
+	if o.auditLog != "" {
+		policy := o.auditLog + ".policy.yaml"
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, fmt.Errorf("writing the audit policy: %w", err)
+		}
+		env.ControlPlane.GetAPIServer().Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", o.auditLog).
+			Set("audit-log-format", "json")
 	}
 	cfg, err := env.Start()
 	if err != nil {

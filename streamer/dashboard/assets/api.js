@@ -32,14 +32,14 @@ function retryAfterOf(resp) {
   return Number.isNaN(when) ? 0 : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 }
 
-async function request(path, { method = 'GET', body } = {}) {
+async function request(path, { method = 'GET', body, headers = {} } = {}) {
   let resp;
   try {
     resp = await fetch(path, {
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers: { Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -49,8 +49,16 @@ async function request(path, { method = 'GET', body } = {}) {
     if (resp.status === 204) return null;
     return resp.json();
   }
-  // Errors are plain text written for people (403 names what is missing).
-  const text = (await resp.text().catch(() => '')).trim();
+  // Errors are written for people (403 names what is missing): plain
+  // text, or for actions JSON {message, reason}.
+  let text = (await resp.text().catch(() => '')).trim();
+  if ((resp.headers.get('Content-Type') || '').startsWith('application/json')) {
+    try {
+      text = JSON.parse(text).message || text;
+    } catch {
+      // not the JSON it claims: keep the text
+    }
+  }
   throw new ApiError(resp.status, text, retryAfterOf(resp));
 }
 
@@ -79,4 +87,18 @@ export function signOut() {
 /** The JSON for a scope: {items: [...]} for a collection, a snapshot for one Cast. */
 export function fetchScope(scope) {
   return request(paths(scope).json);
+}
+
+/** What the signed-in user may do to one Cast now: {cancel, rerun, rerunFailed}, each {allowed, reason}. */
+export function fetchActions(detail) {
+  return request(`${paths(detail).json}/actions`);
+}
+
+/**
+ * Asks the streamer to cancel ('cancel') or re-run ('rerun', with
+ * {failedOnly}) a Cast as the signed-in user. The header is the streamer's
+ * CSRF guard: a cross-site page cannot send it along with the cookie.
+ */
+export function act(detail, action, body = {}) {
+  return request(`${paths(detail).json}/${action}`, { method: 'POST', body, headers: { 'X-Cast-Action': '1' } });
 }

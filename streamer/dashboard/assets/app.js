@@ -1,6 +1,7 @@
 // Wiring: session, routing (#/namespaces/{ns}, #/all, .../casts/{name}),
 // the list feed, the detail feed and the clock that ticks durations.
 
+import { Actions } from './actions.js';
 import { ApiError, signIn, signOut, whoAmI } from './api.js';
 import { hideDetailAlert, renderDetail, resetDetail, setDetailStream, showDetailAlert, tickDetail } from './detail.js';
 import { clock, isTerminal, phaseLabel, phaseOf, validNamespace } from './format.js';
@@ -204,6 +205,7 @@ function upsertCast(snap) {
   if (prev && phaseOf(prev.snap) !== phase) {
     toast(`${snap.name} ${phaseLabel(phase)}`, phase);
   }
+  if (app.detailFeed?.stopped && snap.castId === `${app.detail.namespace}/${app.detail.name}` && !isTerminal(phase)) openDetail(app.detail);
   updateEmpty();
 }
 
@@ -302,16 +304,20 @@ function onScopeSubmit(ev) {
 
 // ---- the detail view ----
 
+const actions = new Actions({ onExpired: () => sessionExpired() });
+
 function openDetail(detail) {
   app.detailFeed?.stop();
   app.detail = detail;
   app.detailEntry = null;
   resetDetail(detail.namespace, detail.name);
+  actions.open(detail);
   app.detailFeed = new Feed(detail, {
     upsert(snap) {
       app.detailEntry = { snap, receivedAt: performance.now() };
       renderDetail(app.detailEntry, app.detailEntry.receivedAt);
       hideDetailAlert();
+      actions.update(snap);
     },
     remove() {
       showDetailAlert('This cast was deleted.', 'warn');
@@ -363,7 +369,7 @@ async function start() {
   });
   $('detail-back').addEventListener('click', backToList);
   document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape' && app.detail) backToList();
+    if (ev.key === 'Escape' && app.detail && !$('confirm-dialog').open) backToList();
   });
   window.addEventListener('hashchange', applyRoute);
   window.addEventListener('offline', () => setConnection('offline'));

@@ -30,7 +30,9 @@ cast-operator is running on a local control plane.
   kubectl apply -f config/samples/
   kubectl get casts -w
 
-Stream Cast status as the cast-viewer ServiceAccount:
+Stream Cast status as the cast-viewer ServiceAccount (the dashboard at
+http://%[2]s/ takes the same token; %[3]s/editor.token may also cancel and
+re-run Casts there):
 
   curl -N -H "Authorization: Bearer $(cat %[6]s)" http://%[2]s/api/v1/namespaces/default/casts/events
 
@@ -95,8 +97,11 @@ func Run(args []string, out io.Writer) error {
 	if err := installRoles(ctx, cfg); err != nil {
 		return err
 	}
-	viewerToken, err := writeViewerToken(ctx, cfg, dir)
+	viewerToken, err := writeToken(ctx, cfg, dir, "cast-viewer", viewerRole, "viewer.token")
 	if err != nil {
+		return err
+	}
+	if _, err := writeToken(ctx, cfg, dir, "cast-editor", editorRole, "editor.token"); err != nil {
 		return err
 	}
 	mgr, err := cli.NewManager(cfg, &mf, cli.LeaderFlags{}, cf.Cache)

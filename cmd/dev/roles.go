@@ -1,8 +1,11 @@
 package dev
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,8 +39,12 @@ var userRoleFiles = []string{"cast_viewer_role.yaml", "cast_editor_role.yaml"}
 // in a cluster.
 const namePrefix = "cast-operator-"
 
-// viewerRole is cast_viewer_role.yaml's ClusterRole under that prefix.
-const viewerRole = namePrefix + "cast-viewer"
+// viewerRole and editorRole are cast_viewer_role.yaml's and
+// cast_editor_role.yaml's ClusterRoles under that prefix.
+const (
+	viewerRole = namePrefix + "cast-viewer"
+	editorRole = namePrefix + "cast-editor"
+)
 
 // installUserRoles creates or updates the aggregated user roles from the
 // checkout's config/rbac.
@@ -167,5 +176,49 @@ func installRoles(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return fmt.Errorf("creating a client to install the user roles: %w", err)
 	}
-	return installUserRoles(ctx, c, root)
+	if err := installUserRoles(ctx, c, root); err != nil {
+		return err
+	}
+	return installRequesterPolicy(ctx, c, root)
+}
+
+// installRequesterPolicy installs config/policy's ValidatingAdmissionPolicy
+// and its binding, as config/default does, so under `make run` too the API
+// server vouches for who asked to cancel or re-run a Cast.
+func installRequesterPolicy(ctx context.Context, c client.Client, root string) error {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "policy", "requester.yaml"))
+	if err != nil {
+		return fmt.Errorf("reading the requester policy: %w", err)
+	}
+	docs := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := docs.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("parsing config/policy/requester.yaml: %w", err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		obj.SetName(namePrefix + obj.GetName())
+		if policy, ok, _ := unstructured.NestedString(obj.Object, "spec", "policyName"); ok {
+			if err := unstructured.SetNestedField(obj.Object, namePrefix+policy, "spec", "policyName"); err != nil {
+				return fmt.Errorf("naming the policy of %s: %w", obj.GetName(), err)
+			}
+		}
+		var have unstructured.Unstructured
+		have.SetGroupVersionKind(obj.GroupVersionKind())
+		err = c.Get(ctx, types.NamespacedName{Name: obj.GetName()}, &have)
+		switch {
+		case apierrors.IsNotFound(err):
+			err = c.Create(ctx, &obj)
+		case err == nil:
+			obj.SetResourceVersion(have.GetResourceVersion())
+			err = c.Update(ctx, &obj)
+		}
+		if err != nil {
+			return fmt.Errorf("installing %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
 }

@@ -15,14 +15,15 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// viewerTokenSeconds is how long the dev viewer token lasts: a working day.
-const viewerTokenSeconds = 12 * 60 * 60
+// tokenSeconds is how long the dev tokens last: a working day.
+const tokenSeconds = 12 * 60 * 60
 
-// writeViewerToken gives `make run` a real, least-privileged identity to
-// stream with: ServiceAccount default/cast-viewer, bound to the shipped
-// cast-viewer ClusterRole in every namespace, and its token in
-// dir/viewer.token.
-func writeViewerToken(ctx context.Context, cfg *rest.Config, dir string) (string, error) {
+// writeToken gives `make run` a real identity to try the streamer with:
+// ServiceAccount default/NAME, bound to a shipped ClusterRole in every
+// namespace, and its token in dir/FILE. Two exist: cast-viewer (reads
+// Casts: streams, the dashboard) and cast-editor (also cancels and
+// re-runs them from the dashboard).
+func writeToken(ctx context.Context, cfg *rest.Config, dir, name, role, file string) (string, error) {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return "", fmt.Errorf("creating the Kubernetes client: %w", err)
@@ -30,32 +31,32 @@ func writeViewerToken(ctx context.Context, cfg *rest.Config, dir string) (string
 	objects := []func() error{
 		func() error {
 			_, err := kube.CoreV1().ServiceAccounts("default").Create(ctx,
-				&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "cast-viewer"}}, metav1.CreateOptions{})
+				&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 			return err
 		},
 		func() error {
 			_, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: "cast-viewer"},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: viewerRole},
-				Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "cast-viewer", Namespace: "default"}},
+				ObjectMeta: metav1.ObjectMeta{Name: name},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+				Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: "default"}},
 			}, metav1.CreateOptions{})
 			return err
 		},
 	}
 	for _, create := range objects {
 		if err := create(); err != nil && !apierrors.IsAlreadyExists(err) {
-			return "", fmt.Errorf("creating the cast-viewer identity: %w", err)
+			return "", fmt.Errorf("creating the %s identity: %w", name, err)
 		}
 	}
-	tr, err := kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, "cast-viewer", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(viewerTokenSeconds))},
+	tr, err := kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(tokenSeconds))},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return "", fmt.Errorf("requesting a token for cast-viewer: %w", err)
+		return "", fmt.Errorf("requesting a token for %s: %w", name, err)
 	}
-	path := filepath.Join(dir, "viewer.token")
+	path := filepath.Join(dir, file)
 	if err := os.WriteFile(path, []byte(tr.Status.Token), 0o600); err != nil {
-		return "", fmt.Errorf("writing the viewer token: %w", err)
+		return "", fmt.Errorf("writing the %s token: %w", name, err)
 	}
 	return path, nil
 }

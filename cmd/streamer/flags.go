@@ -82,6 +82,9 @@ func AddStreamer(mgr ctrl.Manager, cfg *rest.Config, f *Flags) error {
 	if err != nil {
 		return fmt.Errorf("creating the Kubernetes client for token and access reviews: %w", err)
 	}
+	// Dashboard actions run against the API server with the user's own
+	// token, from this config stripped of the streamer's credentials.
+	opts.RESTConfig = cfg
 	srv, err := streamer.New(opts, mgr.GetCache(), kube)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spell-platform/cast-operator/cmd/watch"
 	"github.com/spell-platform/cast-operator/internal/scheme"
+	"github.com/spell-platform/cast-operator/internal/version"
 )
 
 // options are the flags every command shares: kubectl's kubeconfig flags,
@@ -37,9 +38,11 @@ func New(streams genericiooptions.IOStreams) *cobra.Command {
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl cast",
 		},
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)

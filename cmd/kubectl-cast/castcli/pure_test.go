@@ -101,8 +101,8 @@ func TestKrewManifest(t *testing.T) {
 	b, err := os.ReadFile("../../../plugins/krew/cast.yaml")
 	must(t, err)
 	var m struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
+		APIVersion string                `json:"apiVersion"`
+		Kind       string                `json:"kind"`
 		Metadata   struct{ Name string } `json:"metadata"`
 		Spec       struct {
 			Version   string `json:"version"`

@@ -3,6 +3,7 @@ package castcli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -43,19 +44,16 @@ type pluginEnv struct {
 	kubeconfig string // contexts "dead" (current) and "envtest" (the exec plugin user)
 	certConfig string // a kubeconfig whose user has a client certificate
 	user       string // the exec plugin's ServiceAccount, as the API server names it
+	// startStreamer starts another streamer on the same API server and
+	// returns its URL.
+	startStreamer func(t *testing.T, opts streamer.Options) string
 }
 
-const editorSA = "editor"
-
-func startPluginEnv(t *testing.T) *pluginEnv {
+// startStreamer serves a real streamer on a loopback port until the test ends.
+func startStreamer(t *testing.T, cl *kubetest.Cluster, opts streamer.Options) string {
 	t.Helper()
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	cl, err := kubetest.Start(kubetest.WithCache())
-	must(t, err)
-	t.Cleanup(func() { _ = cl.Stop() })
-	e := &pluginEnv{k8s: cl.Client, kube: cl.Kube, admin: cl.Config, ns: "plugin",
-		user: "system:serviceaccount:plugin:" + editorSA}
-	srv, err := streamer.New(streamer.Options{HeartbeatInterval: 200 * time.Millisecond}, cl.Cache, e.kube)
+	opts.HeartbeatInterval = 200 * time.Millisecond
+	srv, err := streamer.New(opts, cl.Cache, cl.Kube)
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -68,15 +66,37 @@ func startPluginEnv(t *testing.T) *pluginEnv {
 			t.Errorf("the streamer's Serve after cancel: %v", err)
 		}
 	})
-	e.url = "http://" + ln.Addr().String()
+	url := "http://" + ln.Addr().String()
+	probe := http.DefaultClient
+	if opts.TLSCertFile != "" {
+		url = "https://" + ln.Addr().String()
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // only a readiness probe
+	}
 	waitUntil(t, "the streamer is ready", func() bool {
-		resp, err := http.Get(e.url + "/readyz")
+		resp, err := probe.Get(url + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return url
+}
+
+const editorSA = "editor"
+
+func startPluginEnv(t *testing.T) *pluginEnv {
+	t.Helper()
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	cl, err := kubetest.Start(kubetest.WithCache())
+	must(t, err)
+	t.Cleanup(func() { _ = cl.Stop() })
+	e := &pluginEnv{k8s: cl.Client, kube: cl.Kube, admin: cl.Config, ns: "plugin",
+		user: "system:serviceaccount:plugin:" + editorSA}
+	e.startStreamer = func(t *testing.T, opts streamer.Options) string {
+		return startStreamer(t, cl, opts)
+	}
+	e.url = e.startStreamer(t, streamer.Options{})
 	ctx := context.Background()
 	must(t, e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
 	token, err := kubetest.Token(ctx, e.kube, e.ns, editorSA, time.Hour)

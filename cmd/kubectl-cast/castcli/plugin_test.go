@@ -171,6 +171,8 @@ func TestPlugin(t *testing.T) {
 		}
 	})
 
+	t.Run("an https streamer's CA from a flag or the kubeconfig", func(t *testing.T) { testStreamerCA(t, e) })
+
 	t.Run("completion lists Cast names", func(t *testing.T) {
 		r := run(ctx, "__complete", "--context", "envtest", "cancel", "to-")
 		if r.code != 0 || !strings.Contains(r.stdout, "to-cancel\n") || strings.Contains(r.stdout, "table\n") {

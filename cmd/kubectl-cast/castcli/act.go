@@ -3,6 +3,7 @@ package castcli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -146,7 +147,8 @@ func explainRefusal(verb, id, user string, err error) error {
 	switch {
 	case apierrors.IsInvalid(err):
 		var msgs []string
-		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Details != nil {
+		var st apierrors.APIStatus
+		if errors.As(err, &st) && st.Status().Details != nil {
 			for _, c := range st.Status().Details.Causes {
 				msgs = append(msgs, c.Message)
 			}

@@ -2,7 +2,9 @@ package castcli
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,30 @@ func TestKrewManifest(t *testing.T) {
 		if !strings.HasSuffix(p.URI, "_"+osArch+".tar.gz") || !strings.Contains(p.SHA256, osArch) || p.Bin != wantBin {
 			t.Errorf("platform %s: uri %s, sha256 %s, bin %s", osArch, p.URI, p.SHA256, p.Bin)
 		}
+	}
+}
+
+// TestUsageExitCodes: usage errors exit 2, as cast-operator watch's do,
+// before any kubeconfig is read.
+func TestUsageExitCodes(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"get", "a", "b"},
+		{"cancel"},
+		{"rerun", "a", "b"},
+		{"create", "x"},
+		{"create", "--from=pod/x"},
+		{"watch", "--no-such-flag"},
+		{"watch", "-o", "yaml"},
+		{"watch", "-A", "a"},
+		{"watch", "-l", "team=blue", "a"},
+	} {
+		if r := run(context.Background(), args...); r.code != 2 {
+			t.Errorf("kubectl cast %q: exit %d (%s), want 2", args, r.code, r.stderr)
+		}
+	}
+	if r := run(context.Background()); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Errorf("no command: exit %d, %q; want the help", r.code, r.stdout)
 	}
 }

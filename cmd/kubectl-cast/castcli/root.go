@@ -41,6 +41,15 @@ func New(streams genericiooptions.IOStreams) *cobra.Command {
 		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A root that runs, so an unknown command is a usage error (exit 2)
+		// rather than cobra's plain error.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unknown command %q; see kubectl cast --help", args[0]))
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(streams.In)

@@ -115,8 +115,10 @@ func startPluginEnv(t *testing.T) *pluginEnv {
 }
 
 // writeKubeconfig writes the exec plugin (a shell script printing an
-// ExecCredential) and a kubeconfig with two contexts: "dead", the current
-// one, pointing to an address nobody listens on, and "envtest".
+// ExecCredential) and a kubeconfig with three contexts: "dead", the
+// current one, pointing to an address nobody listens on, "envtest", and
+// "oidc", the same ServiceAccount's token as an oidc auth-provider's
+// unexpired id-token (so client-go uses it without asking the issuer).
 func writeKubeconfig(t *testing.T, dir string, admin *rest.Config, token, streamerURL, ns string) string {
 	tokenFile := filepath.Join(dir, "sa.token")
 	must(t, os.WriteFile(tokenFile, []byte(token), 0o600))
@@ -150,12 +152,22 @@ users:
       apiVersion: client.authentication.k8s.io/v1
       command: %s
       interactiveMode: Never
+- name: sa-via-oidc
+  user:
+    auth-provider:
+      name: oidc
+      config:
+        idp-issuer-url: https://oidc.invalid
+        client-id: kubectl
+        id-token: %s
 contexts:
+- name: oidc
+  context: {cluster: envtest, user: sa-via-oidc, namespace: %s}
 - name: dead
   context: {cluster: dead, user: sa-via-exec, namespace: %s}
 - name: envtest
   context: {cluster: envtest, user: sa-via-exec, namespace: %s}
-`, deadAddr, ca, admin.Host, ca, streamerURL, plugin, ns, ns)
+`, deadAddr, ca, admin.Host, ca, streamerURL, plugin, token, ns, ns, ns)
 	path := filepath.Join(dir, "plugin.kubeconfig")
 	must(t, os.WriteFile(path, []byte(cfg), 0o600))
 	return path

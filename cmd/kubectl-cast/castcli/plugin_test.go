@@ -68,6 +68,15 @@ func TestPlugin(t *testing.T) {
 		}
 	})
 
+	t.Run("an auth-provider (oidc) user's id-token reaches the API server and the streamer", func(t *testing.T) {
+		if r := run(ctx, "--context", "oidc", "watch", "watched"); r.code != 0 || !strings.Contains(r.stdout, "Succeeded") {
+			t.Fatalf("watch: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		if r := run(ctx, "--context", "oidc", "get", "watched"); r.code != 0 || !strings.Contains(r.stdout, "Succeeded") {
+			t.Fatalf("get: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("watch of a Failed Cast exits 1, as cast-operator watch", func(t *testing.T) {
 		e.cast(t, "fizzled", castv1alpha1.PhaseFailed, 1)
 		if r := run(ctx, on("watch", "fizzled")...); r.code != 1 || !strings.Contains(r.stderr, "cast plugin/fizzled Failed") {

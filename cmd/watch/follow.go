@@ -24,8 +24,10 @@ const (
 	ExitInterrupted = 130
 )
 
-// defaultStreamer is where `make run` serves the streamer.
-const defaultStreamer = "http://127.0.0.1:8090"
+// DefaultStreamer is where `make run` serves the streamer: the URL when
+// neither a flag nor the environment (nor, for kubectl cast, the
+// kubeconfig) names one.
+const DefaultStreamer = "http://127.0.0.1:8090"
 
 // ExitError carries a command's exit code to main, which finds it through
 // its ExitCode method; Msg, when not empty, is printed to stderr.

@@ -72,7 +72,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 	for _, n := range []string{"o", "output"} {
 		fs.StringVar(&output, n, "text", "text (aligned lines) or json (one event object per line)")
 	}
-	fs.StringVar(&server, "server", "", "streamer base URL (default $CAST_STREAMER, else "+defaultStreamer+")")
+	fs.StringVar(&server, "server", "", "streamer base URL (default $CAST_STREAMER, else "+DefaultStreamer+")")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the bearer token, re-read on every reconnect (default: the kubeconfig's token)")
 
 	var names []string
@@ -107,7 +107,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 		cfg.Server = os.Getenv("CAST_STREAMER")
 	}
 	if cfg.Server == "" {
-		cfg.Server = defaultStreamer
+		cfg.Server = DefaultStreamer
 	}
 
 	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{})

@@ -350,7 +350,7 @@ func TestWatchArgs(t *testing.T) {
 
 	t.Setenv("CAST_STREAMER", "")
 	cfg, err := parseWatchArgs([]string{"mine", "-n", "team", "--token-file", tok}, &bytes.Buffer{})
-	if err != nil || cfg.Scope.Name != "mine" || cfg.Scope.Namespace != "team" || cfg.Server != defaultStreamer {
+	if err != nil || cfg.Scope.Name != "mine" || cfg.Scope.Namespace != "team" || cfg.Server != DefaultStreamer {
 		t.Errorf("flags after NAME: %+v, %v", cfg, err)
 	}
 	t.Setenv("CAST_STREAMER", "http://streamer:8090")

@@ -32,9 +32,6 @@ import (
 //	        certificate-authority-data: BASE64-PEM
 const StreamerExtension = "cast.spell.dev/streamer"
 
-// defaultStreamer is where `make run` serves the streamer.
-const defaultStreamer = "http://127.0.0.1:8090"
-
 // streamerExtension is the extension's content.
 type streamerExtension struct {
 	Server                   string `json:"server"`
@@ -59,7 +56,7 @@ func (o *options) streamer(f watchFlags) (streamerTarget, error) {
 	if err != nil && f.tokenFile == "" {
 		return t, err
 	}
-	t.server = firstNonEmpty(f.server, os.Getenv("CAST_STREAMER"), ext.Server, defaultStreamer)
+	t.server = firstNonEmpty(f.server, os.Getenv("CAST_STREAMER"), ext.Server, watch.DefaultStreamer)
 	ca := ext.CertificateAuthorityData
 	if f.caFile != "" {
 		if ca, err = os.ReadFile(f.caFile); err != nil {

@@ -39,7 +39,7 @@ Without NAME, follow the namespace (or all, -A) until Ctrl-C.`,
 	o.addListFlags(cmd)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text (aligned lines) or json (one event object per line)")
 	cmd.Flags().StringVar(&f.server, "server", "", "streamer base URL (default $CAST_STREAMER, else the kubeconfig cluster's "+
-		StreamerExtension+" extension, else "+defaultStreamer+")")
+		StreamerExtension+" extension, else "+watch.DefaultStreamer+")")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token, re-read on every reconnect (default: the kubeconfig user's)")
 	cmd.Flags().StringVar(&f.caFile, "streamer-ca-file", "", "PEM CA bundle for an https streamer (default: the kubeconfig extension's, else the system's)")
 	return cmd

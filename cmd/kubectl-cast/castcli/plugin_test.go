@@ -137,6 +137,21 @@ func TestPlugin(t *testing.T) {
 		}
 	})
 
+	t.Run("rerun --wait exits 1 with GitHub's words when the re-run is refused", func(t *testing.T) {
+		c := e.cast(t, "too-old", castv1alpha1.PhaseFailed, 1)
+		done := make(chan result, 1)
+		go func() { done <- run(ctx, on("rerun", "too-old", "--wait")...) }()
+		waitUntil(t, "spec.rerun is set", func() bool { return e.get(t, "too-old").Spec.Rerun != nil })
+		e.status(t, c, func(st *castv1alpha1.CastStatus) {
+			st.Rerun = &castv1alpha1.RerunStatus{AfterAttempt: 1, RequestedBy: e.user, State: castv1alpha1.RerunRefused,
+				LastTransitionTime: metav1.Now(), Message: "Unable to re-run this workflow run because it was created over a month ago"}
+		})
+		r := <-done
+		if r.code != 1 || !strings.Contains(r.stdout, "re-run Refused: Unable to re-run this workflow run") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("create --from copies the spec without the requests and the run", func(t *testing.T) {
 		old := e.get(t, "to-cancel") // has spec.cancel
 		r := run(ctx, on("create", "--from=cast/to-cancel")...)

@@ -122,6 +122,10 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
 	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/cast-operator .
 
+.PHONY: kubectl-cast
+kubectl-cast: ## Build the kubectl plugin into bin/kubectl-cast (on your PATH, kubectl runs it as `kubectl cast`).
+	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/kubectl-cast ./cmd/kubectl-cast
+
 .PHONY: chart
 chart: manifests ## Package the Helm chart into bin/cast-operator-<version>.tgz (Helm's Go SDK; no helm binary).
 	go run ./hack/chart -dest $(LOCALBIN)

@@ -159,7 +159,7 @@ func (r *cmdRun) exitCode(t *testing.T) (int, string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("watch did not end; stdout:\n%s\nstderr:\n%s", r.stdout.String(), r.stderr.String())
 	}
-	var ee *exitError
+	var ee *ExitError
 	switch {
 	case r.err == nil:
 		return 0, ""
@@ -264,7 +264,11 @@ func TestWatch(t *testing.T) {
 		c := e.cast(t, "kc")
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "done")
 		t.Setenv("CAST_STREAMER", e.url)
-		for _, user := range []*clientcmdapi.AuthInfo{{Token: e.reader}, {TokenFile: tokenFile}} {
+		// An exec plugin, as managed clusters use: client-go runs it.
+		plugin := writeFile(t, "credential.sh", "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$(cat "+tokenFile+")\"\n")
+		must(t, os.Chmod(plugin, 0o700))
+		exec := &clientcmdapi.ExecConfig{APIVersion: "client.authentication.k8s.io/v1", Command: plugin, InteractiveMode: clientcmdapi.NeverExecInteractiveMode}
+		for _, user := range []*clientcmdapi.AuthInfo{{Token: e.reader}, {TokenFile: tokenFile}, {Exec: exec}} {
 			e.writeKubeconfig(t, user)
 			r := startCmd(t, "kc")
 			if code, msg := r.exitCode(t); code != 0 || !strings.Contains(r.stdout.String(), "watch/kc ") || !strings.Contains(r.stdout.String(), " Succeeded ") {
@@ -276,7 +280,7 @@ func TestWatch(t *testing.T) {
 	t.Run("a kubeconfig with client certificates asks for --token-file", func(t *testing.T) {
 		e.writeKubeconfig(t, &clientcmdapi.AuthInfo{ClientCertificateData: []byte("cert"), ClientKeyData: []byte("key")})
 		code, msg := startCmd(t, "--server", e.url, "kc").exitCode(t)
-		if code != 2 || !strings.Contains(msg, "client certificates") || !strings.Contains(msg, "--token-file") {
+		if code != 2 || !strings.Contains(msg, "client certificate") || !strings.Contains(msg, "--token-file") {
 			t.Fatalf("exit %d (%s), want 2 and a hint to use --token-file", code, msg)
 		}
 	})
@@ -346,16 +350,16 @@ func TestWatchArgs(t *testing.T) {
 
 	t.Setenv("CAST_STREAMER", "")
 	cfg, err := parseWatchArgs([]string{"mine", "-n", "team", "--token-file", tok}, &bytes.Buffer{})
-	if err != nil || cfg.scope.Name != "mine" || cfg.scope.Namespace != "team" || cfg.server != defaultStreamer {
+	if err != nil || cfg.Scope.Name != "mine" || cfg.Scope.Namespace != "team" || cfg.Server != DefaultStreamer {
 		t.Errorf("flags after NAME: %+v, %v", cfg, err)
 	}
 	t.Setenv("CAST_STREAMER", "http://streamer:8090")
 	cfg, err = parseWatchArgs([]string{"-A", "-l", "team=blue", "--token-file", tok}, &bytes.Buffer{})
-	if err != nil || cfg.scope.Namespace != "" || cfg.scope.LabelSelector != "team=blue" || cfg.server != "http://streamer:8090" {
+	if err != nil || cfg.Scope.Namespace != "" || cfg.Scope.LabelSelector != "team=blue" || cfg.Server != "http://streamer:8090" {
 		t.Errorf("-A -l: %+v, %v", cfg, err)
 	}
 	cfg, err = parseWatchArgs([]string{"--token-file", tok}, &bytes.Buffer{})
-	if err != nil || cfg.scope.Namespace != "default" {
+	if err != nil || cfg.Scope.Namespace != "default" {
 		t.Errorf("without a kubeconfig the namespace is default: %+v, %v", cfg, err)
 	}
 }

@@ -1,7 +1,7 @@
 // Command kubectl-cast is the kubectl plugin for Casts: `kubectl cast
 // watch|get|cancel|rerun|create`, with kubectl's own kubeconfig flags.
 // Install it on the PATH (make kubectl-cast, or krew with
-// plugins/krew/cast.yaml) and kubectl finds it.
+// hack/krew/cast.yaml) and kubectl finds it.
 package main
 
 import (

@@ -100,7 +100,7 @@ func TestDecodeExtension(t *testing.T) {
 // TestKrewManifest keeps the krew manifest installable: krew's kind, one
 // platform per release archive, each naming the binary it holds.
 func TestKrewManifest(t *testing.T) {
-	b, err := os.ReadFile("../../../plugins/krew/cast.yaml")
+	b, err := os.ReadFile("../../../hack/krew/cast.yaml")
 	must(t, err)
 	var m struct {
 		APIVersion string                `json:"apiVersion"`

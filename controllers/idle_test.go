@@ -58,6 +58,18 @@ var _ = Describe("Idle Casts", Ordered, func() {
 		opts.namespace, opts.resync = ns.Name, idleResync
 		startManagerWith(opts)
 		DeferCleanup(func() { stopTheManager(); startManager() })
+		// Runs first: the spec's Casts go while their own controller still
+		// runs (it lets their finalizers go), so the suite's controller does
+		// not keep resyncing runs the fake GitHub never had, which slowed
+		// every later spec under -race.
+		DeferCleanup(func() {
+			Expect(k8s.DeleteAllOf(ctx, &castv1alpha1.Cast{}, client.InNamespace(ns.Name))).To(Succeed())
+			Eventually(func(g Gomega) {
+				var list castv1alpha1.CastList
+				g.Expect(k8s.List(ctx, &list, client.InNamespace(ns.Name))).To(Succeed())
+				g.Expect(list.Items).To(BeEmpty())
+			}).WithTimeout(60 * time.Second).Should(Succeed())
+		})
 		return ns.Name
 	}
 

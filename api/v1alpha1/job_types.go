@@ -55,6 +55,10 @@ type JobStatus struct {
 	// CompletedAt is when the job finished.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// HTMLURL links to the job's page and log on GitHub.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	HTMLURL string `json:"htmlURL,omitempty"`
 	// StepsCompleted counts the job's completed steps, kept or not.
 	// +optional
 	StepsCompleted int32 `json:"stepsCompleted,omitempty"`
@@ -84,4 +88,10 @@ type StepStatus struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Conclusion string `json:"conclusion,omitempty"`
+	// StartedAt is when the step started.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// CompletedAt is when the step finished.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
 }

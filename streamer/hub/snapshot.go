@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer/wire"
@@ -60,24 +61,27 @@ func SnapshotOf(cast *castv1alpha1.Cast, now time.Time) wire.Snapshot {
 func (t *Trimmed) snapshot(now time.Time) wire.Snapshot {
 	st := &t.Status
 	s := wire.Snapshot{
-		CastID:          t.Namespace + "/" + t.Name,
-		Namespace:       t.Namespace,
-		Name:            t.Name,
-		Status:          st.Phase,
-		Progress:        st.Progress,
-		Message:         st.Message,
-		Repository:      t.Repository,
-		Workflow:        t.Workflow,
-		RunID:           st.RunID,
-		RunAttempt:      st.RunAttempt,
-		RunURL:          st.RunURL,
-		Conclusion:      st.Conclusion,
-		Duration:        st.DurationMillis,
-		CostCents:       st.CostCents,
-		Artifacts:       st.Artifacts,
-		Labels:          t.Labels,
-		ResourceVersion: t.ResourceVersion,
-		Timestamp:       now.UTC(),
+		CastID:           t.Namespace + "/" + t.Name,
+		Namespace:        t.Namespace,
+		Name:             t.Name,
+		Status:           st.Phase,
+		Progress:         st.Progress,
+		Message:          st.Message,
+		Repository:       t.Repository,
+		Workflow:         t.Workflow,
+		RunID:            st.RunID,
+		RunAttempt:       st.RunAttempt,
+		RunURL:           st.RunURL,
+		Conclusion:       st.Conclusion,
+		Duration:         st.DurationMillis,
+		CostCents:        st.CostCents,
+		Artifacts:        st.Artifacts,
+		Labels:           t.Labels,
+		Jobs:             jobsOf(st.Jobs),
+		JobsOmitted:      st.JobsOmitted,
+		PreviousAttempts: attemptsOf(st.PreviousAttempts),
+		ResourceVersion:  t.ResourceVersion,
+		Timestamp:        now.UTC(),
 	}
 	if s.Status == "" {
 		s.Status = castv1alpha1.PhasePending
@@ -114,4 +118,47 @@ func encode(s wire.Snapshot) []byte {
 func parseRV(rv string) (int64, bool) {
 	n, err := strconv.ParseInt(rv, 10, 64)
 	return n, err == nil && n > 0
+}
+
+// jobsOf renders the stored jobs in the stream's compact form.
+func jobsOf(jobs []castv1alpha1.JobStatus) []wire.Job {
+	if len(jobs) == 0 {
+		return nil
+	}
+	out := make([]wire.Job, len(jobs))
+	for i := range jobs {
+		j := &jobs[i]
+		out[i] = wire.Job{ID: j.ID, Name: j.Name, Status: j.Status, Conclusion: j.Conclusion,
+			StartedAt: timeOf(j.StartedAt), CompletedAt: timeOf(j.CompletedAt), URL: j.HTMLURL,
+			Labels: j.Labels, StepsOmitted: j.StepsOmitted}
+		if len(j.Steps) > 0 {
+			out[i].Steps = make([]wire.Step, len(j.Steps))
+			for k, s := range j.Steps {
+				out[i].Steps[k] = wire.Step{Number: s.Number, Name: s.Name, Status: s.Status, Conclusion: s.Conclusion,
+					StartedAt: timeOf(s.StartedAt), CompletedAt: timeOf(s.CompletedAt)}
+			}
+		}
+	}
+	return out
+}
+
+// attemptsOf renders how earlier attempts ended.
+func attemptsOf(prev []castv1alpha1.AttemptOutcome) []wire.Attempt {
+	if len(prev) == 0 {
+		return nil
+	}
+	out := make([]wire.Attempt, len(prev))
+	for i, a := range prev {
+		out[i] = wire.Attempt{Attempt: a.Attempt, Phase: string(a.Phase), Conclusion: a.Conclusion,
+			StartedAt: timeOf(a.StartedAt), FinishedAt: timeOf(a.FinishedAt), URL: a.URL}
+	}
+	return out
+}
+
+func timeOf(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

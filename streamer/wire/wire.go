@@ -30,24 +30,31 @@ const (
 // Snapshot is the JSON clients get for one state of a Cast: the data of
 // every stream event and the body of the JSON endpoints.
 type Snapshot struct {
-	CastID          string                  `json:"castId"`
-	Namespace       string                  `json:"namespace"`
-	Name            string                  `json:"name"`
-	Status          castv1alpha1.CastPhase  `json:"status"`
-	Progress        int32                   `json:"progress"`
-	Message         string                  `json:"message"`
-	Repository      string                  `json:"repository"`
-	Workflow        string                  `json:"workflow"`
-	RunID           int64                   `json:"runID"`
-	RunAttempt      int64                   `json:"runAttempt"`
-	RunURL          string                  `json:"runURL"`
-	Conclusion      string                  `json:"conclusion"`
-	StartedAt       *time.Time              `json:"startedAt"`
-	FinishedAt      *time.Time              `json:"finishedAt"`
-	Duration        int64                   `json:"duration"`
-	CostCents       int64                   `json:"costCents"`
-	Artifacts       []castv1alpha1.Artifact `json:"artifacts"`
-	Labels          map[string]string       `json:"labels,omitempty"`
-	ResourceVersion string                  `json:"resourceVersion"`
-	Timestamp       time.Time               `json:"timestamp"`
+	CastID     string                  `json:"castId"`
+	Namespace  string                  `json:"namespace"`
+	Name       string                  `json:"name"`
+	Status     castv1alpha1.CastPhase  `json:"status"`
+	Progress   int32                   `json:"progress"`
+	Message    string                  `json:"message"`
+	Repository string                  `json:"repository"`
+	Workflow   string                  `json:"workflow"`
+	RunID      int64                   `json:"runID"`
+	RunAttempt int64                   `json:"runAttempt"`
+	RunURL     string                  `json:"runURL"`
+	Conclusion string                  `json:"conclusion"`
+	StartedAt  *time.Time              `json:"startedAt"`
+	FinishedAt *time.Time              `json:"finishedAt"`
+	Duration   int64                   `json:"duration"`
+	CostCents  int64                   `json:"costCents"`
+	Artifacts  []castv1alpha1.Artifact `json:"artifacts"`
+	Labels     map[string]string       `json:"labels,omitempty"`
+	// Jobs of the current attempt, in job ID order; JobsOmitted counts
+	// those past the Cast's bound. Both are absent before the first job
+	// is known.
+	Jobs        []Job `json:"jobs,omitempty"`
+	JobsOmitted int32 `json:"jobsOmitted,omitempty"`
+	// PreviousAttempts says how earlier attempts ended, oldest first.
+	PreviousAttempts []Attempt `json:"previousAttempts,omitempty"`
+	ResourceVersion  string    `json:"resourceVersion"`
+	Timestamp        time.Time `json:"timestamp"`
 }

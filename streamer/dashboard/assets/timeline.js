@@ -72,6 +72,7 @@ export class Timeline {
     this.list.replaceChildren();
     this.states = null;
     this.focused = '';
+    this.attempts = '';
     this.clock = null;
     $('timeline-title').textContent = 'Jobs';
     $('timeline-empty').hidden = true;
@@ -156,7 +157,7 @@ export class Timeline {
     const li = el('li', { class: 'tl-job', dataset: { jobId: id } },
       el('div', { class: 'tl-job-head' }, el('div', { class: 'tl-job-title' }, name, runner), state, dur, log),
       steps, omitted);
-    return { li, name, runner, state, dur, log, steps, omitted, byNumber: new Map(), url: null };
+    return { li, name, runner, state, dur, log, steps, omitted, byNumber: new Map() };
   }
 
   updateJob(row, job, now) {
@@ -168,9 +169,10 @@ export class Timeline {
     row.runner.textContent = Array.isArray(job.labels) ? job.labels.join(', ') : '';
     if (row.state.firstElementChild?.dataset.state !== key) row.state.replaceChildren(stateBadge(key));
     setDuration(row.dur, job, key, now);
-    if (row.url !== (job.url || '')) {
-      row.url = job.url || '';
-      row.log.replaceChildren(row.url ? outLink(row.url, 'Log', `Log of job ${name} on GitHub`) : '');
+    const log = `${job.url || ''} ${name}`;
+    if (row.log.dataset.key !== log) {
+      row.log.dataset.key = log;
+      row.log.replaceChildren(job.url ? outLink(job.url, 'Log', `Log of job ${name} on GitHub`) : '');
     }
 
     const steps = Array.isArray(job.steps) ? job.steps : [];
@@ -204,9 +206,13 @@ export class Timeline {
     row.omitted.textContent = `${plural(omitted, 'step')} not shown`;
   }
 
+  /** Earlier attempts, newest first; rebuilt only when they change, so a focused link keeps focus. */
   renderAttempts(prev) {
     const box = $('timeline-attempts');
     const list = Array.isArray(prev) ? [...prev].reverse() : [];
+    const key = JSON.stringify(list);
+    if (key === this.attempts) return;
+    this.attempts = key;
     box.hidden = list.length === 0;
     box.replaceChildren(...list.map((a) => {
       const phase = phaseOf({ status: a.phase });

@@ -19,7 +19,8 @@ import (
 
 const repo = "spell-platform/spells"
 
-// fixtures creates Casts in every phase, for the list and the screenshot.
+// fixtures creates Casts in every phase, for the list and the screenshot
+// (nightly-docs' detail, with its jobs).
 // It returns the Casts the spec changes: build-42 (Queued), lint-pr-311
 // (Pending), canary-rollout (Cancelled), nightly-docs (Running) and
 // integration-tests (TimedOut).
@@ -38,6 +39,9 @@ func fixtures(ns string) (build, lint, canary, docs, integration *castv1alpha1.C
 	docs = createCast(ns, "nightly-docs", repo, "docs.yml", func(st *castv1alpha1.CastStatus) {
 		st.Phase, st.Progress, st.Message, st.StartedAt = castv1alpha1.PhaseRunning, 72, "Publishing site", at(4*time.Minute)
 		run(st, 9038)
+		st.RunAttempt, st.Jobs = 2, screenshotJobs(now)
+		st.PreviousAttempts = []castv1alpha1.AttemptOutcome{{Attempt: 1, Phase: castv1alpha1.PhaseFailed, Conclusion: "failure",
+			StartedAt: at(21 * time.Minute), FinishedAt: at(12 * time.Minute), URL: st.RunURL + "/attempts/1"}}
 	})
 	createCast(ns, "release-1-4", repo, "release.yml", func(st *castv1alpha1.CastStatus) {
 		st.Phase, st.Progress, st.Conclusion = castv1alpha1.PhaseSucceeded, 100, "success"
@@ -113,8 +117,14 @@ var _ = Describe("The dashboard in a browser", func() {
 		Expect(b.rowIDs()).To(HaveExactElements(ns+"/lint-pr-311", ns+"/build-42", ns+"/nightly-docs", ns+"/release-1-4",
 			ns+"/deploy-staging", ns+"/integration-tests", ns+"/canary-rollout"), "not started first, then newest first")
 
-		By("saving the screenshot for the README")
+		By("saving the screenshot for the README: a running Cast's detail and its timeline")
+		b.do(chromedp.Click(chromedp.CSS(`#cast-rows tr[data-cast-id="` + ns + `/nightly-docs"]`)))
+		Eventually(b.timeline).Should(HaveField("Jobs", HaveLen(3)))
+		Eventually(b.detail).Should(HaveField("Stream", "live"))
+		Eventually(b.toasts, "10s").Should(BeEmpty(), "no toast covers the timeline")
 		screenshot(b)
+		b.do(chromedp.Click(chromedp.CSS("#detail-back")))
+		Eventually(b.visible("list-view")).Should(BeTrue())
 
 		By("showing cards on a phone")
 		b.do(chromedp.EmulateViewport(390, 844))

@@ -1,9 +1,12 @@
 // The detail view of one Cast, fed by its single-Cast stream.
 
 import { bytes, cost, dateTime, duration, liveDuration, phaseLabel, phaseOf, safeURL } from './format.js';
+import { Timeline } from './timeline.js';
 import { badge, el, outLink, runText } from './view.js';
 
 const $ = (id) => document.getElementById(id);
+
+const timeline = new Timeline();
 
 const STREAM_TEXT = {
   connecting: 'Connecting…',
@@ -28,6 +31,7 @@ export function resetDetail(namespace, name) {
   $('labels-title').hidden = true;
   $('detail-view').dataset.stream = '';
   $('detail-stream').textContent = '';
+  timeline.reset();
   hideDetailAlert();
 }
 
@@ -91,6 +95,8 @@ export function renderDetail(entry, nowMono) {
       : el('span', { text: a.name });
     return el('li', {}, name, el('span', { class: 'muted size', text: a.sizeBytes ? bytes(a.sizeBytes) : '' }));
   });
+  timeline.render(entry, nowMono);
+
   $('detail-artifacts').replaceChildren(...(arts.length ? arts : [el('li', { class: 'muted', text: 'No artifacts yet' })]));
 
   const labels = Object.entries(snap.labels || {}).sort(([a], [b]) => a.localeCompare(b));
@@ -101,4 +107,5 @@ export function renderDetail(entry, nowMono) {
 export function tickDetail(entry, nowMono) {
   const out = $('detail-duration');
   if (out && entry && phaseOf(entry.snap) === 'Running') out.textContent = duration(liveDuration(entry, nowMono));
+  timeline.tick(nowMono);
 }

@@ -114,6 +114,21 @@ func ParseKinds(v string) (KindSet, error) {
 	return s, nil
 }
 
+// Kinds lists the change types in the set, in the order String names
+// them; nil for every type (no filter), empty for synced alone.
+func (s KindSet) Kinds() []Kind {
+	if s.All() {
+		return nil
+	}
+	out := []Kind{}
+	for _, k := range filterable {
+		if s.Has(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func filterableList() string {
 	names := make([]string, len(filterable))
 	for i, k := range filterable {

@@ -56,6 +56,10 @@ func TestParseKinds(t *testing.T) {
 			if got.String() != tt.str {
 				t.Errorf("String() = %q, want %q", got.String(), tt.str)
 			}
+			// Kinds lists the set for a client's options: nil for no filter.
+			if got.All() != (got.Kinds() == nil) || (!got.All() && KindsOf(got.Kinds()...) != got) {
+				t.Errorf("Kinds() = %q for %q", got.Kinds(), got)
+			}
 			// What String spells, ParseKinds reads back: clients send it.
 			if back, err := ParseKinds(got.String()); err != nil || back != got {
 				t.Errorf("ParseKinds(%q) = %v, %v; want %v", got.String(), back, err, got)

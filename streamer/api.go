@@ -19,6 +19,7 @@ import (
 	"github.com/spell-platform/cast-operator/streamer/admission"
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
 // maxSessionBody bounds POST /api/v1/session: a token is a few KiB.
@@ -35,8 +36,18 @@ type call struct {
 // for a token it does not know from an address that sent too many bad
 // ones) → admit (429) → authorize (403) → ready (503) → serve.
 func (s *Server) castAPI(serve func(http.ResponseWriter, *http.Request, call)) http.Handler {
+	return s.castAPIParsing(parseRequest, serve)
+}
+
+// streamAPI is castAPI for the stream endpoints, whose requests also name
+// the event types to send (?events=).
+func (s *Server) streamAPI(serve func(http.ResponseWriter, *http.Request, call)) http.Handler {
+	return s.castAPIParsing(parseStreamRequest, serve)
+}
+
+func (s *Server) castAPIParsing(parse func(*http.Request) (request, error), serve func(http.ResponseWriter, *http.Request, call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := parseRequest(r)
+		req, err := parse(r)
 		if err != nil {
 			httpserve.WriteText(w, http.StatusBadRequest, err.Error())
 			return
@@ -158,6 +169,23 @@ func parseRequest(r *http.Request) (request, error) {
 			return request{}, fmt.Errorf("invalid labelSelector: %w", err)
 		}
 		req.filter.Selector = parsed
+	}
+	return req, nil
+}
+
+// parseStreamRequest is parseRequest plus the event types a stream sends:
+// ?events= (repeatable, comma-separated), every type when absent or empty.
+// An unknown type is refused before the stream starts, naming it, rather
+// than ignored: a typo would otherwise look like a quiet stream.
+func parseStreamRequest(r *http.Request) (request, error) {
+	req, err := parseRequest(r)
+	if err != nil {
+		return req, err
+	}
+	if vals, ok := r.URL.Query()[wire.EventsParam]; ok {
+		if req.filter.Kinds, err = wire.ParseKinds(strings.Join(vals, ",")); err != nil {
+			return request{}, err
+		}
 	}
 	return req, nil
 }

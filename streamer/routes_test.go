@@ -45,3 +45,36 @@ func TestDashboardMountsBesideTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// Every stream endpoint refuses an unknown event type with a 400 naming
+// it, before it asks who is calling; the JSON endpoints do not read
+// ?events= at all.
+func TestUnknownEventTypeIsABadRequestOnEveryStream(t *testing.T) {
+	srv, err := New(Options{}, nil, fake.NewSimpleClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	for _, c := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/api/v1/casts/events?events=complete,foo", http.StatusBadRequest,
+			`unknown event type "foo" in events: want status, progress, complete, deleted`},
+		{"/api/v1/namespaces/ci/casts/events?events=Complete", http.StatusBadRequest, `unknown event type "Complete"`},
+		{"/api/v1/namespaces/ci/casts/x/events?events=complete&events=bar", http.StatusBadRequest, `unknown event type "bar"`},
+		{"/api/v1/namespaces/ci/casts/events?events=complete,deleted,synced", http.StatusUnauthorized, "no bearer token"},
+		{"/api/v1/namespaces/ci/casts/x/events?events=", http.StatusUnauthorized, "no bearer token"},
+		{"/api/v1/namespaces/ci/casts?events=foo", http.StatusUnauthorized, "no bearer token"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, c.path, nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		b, _ := io.ReadAll(w.Result().Body)
+		if w.Code != c.code || !strings.Contains(string(b), c.body) {
+			t.Errorf("GET %s = %d %q, want %d with %q", c.path, w.Code, b, c.code, c.body)
+		}
+	}
+}

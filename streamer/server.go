@@ -241,9 +241,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/session", s.deleteSession)
 	mux.Handle("GET /api/v1/session", s.identified(s.whoAmI))
 
-	mux.Handle("GET /api/v1/casts/events", s.castAPI(s.streamCollection))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.castAPI(s.streamCollection))
-	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/events", s.castAPI(s.streamOne))
+	mux.Handle("GET /api/v1/casts/events", s.streamAPI(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.streamAPI(s.streamCollection))
+	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/events", s.streamAPI(s.streamOne))
 	mux.Handle("GET /api/v1/casts", s.castAPI(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts", s.castAPI(s.listCasts))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}", s.castAPI(s.getCast))

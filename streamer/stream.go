@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,113 +57,15 @@ func (s *Server) streamCollection(w http.ResponseWriter, r *http.Request, c call
 	s.stream(w, r, c.id, c.req, false)
 }
 
-// streamWriter writes SSE frames with a deadline per write, so a client
-// that stops reading is found out and dropped instead of holding memory.
-// Frames are built in a pooled buffer that is returned after each write:
-// an idle stream holds no buffer at all.
-type streamWriter struct {
-	// conn is the detached connection of an HTTP/1.x stream; nil when the
-	// stream is written through the handler's ResponseWriter (HTTP/2).
-	conn net.Conn
-	// raw writes to conn's socket without waiting (see writeConn); nil
-	// when conn has no file descriptor to write to.
-	raw     *rawWriter
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	buf     []byte
-	pooled  *[]byte
-	events  int
-	// unsent counts, per sentKinds, events added but not yet added to
-	// eventsSent; countSent moves them there once per write.
-	unsent [len(sentKinds)]int
-	// now is when the stream last woke up: the delivery lag of what it
-	// writes then, with one clock read per wake-up instead of per event.
-	now time.Time
-	// drained is reused by every wake-up to take the subscriber's updates.
-	drained []*hub.Update
-}
-
-// maxKeptDrain bounds the drain slice a stream keeps between wake-ups;
-// a larger one (a burst) goes back to the GC.
-const maxKeptDrain = 256
-
-// flushAt is how much a stream buffers before writing, so a large
-// snapshot (or a backlog of large events) goes out in pieces: a stream
-// never needs a buffer the size of everything it sends at once, and many
-// clients connecting together do not make the streamer allocate, and
-// collect, a full snapshot each.
-const flushAt = 32 << 10
-
-// maxPooledFrame keeps one huge event from pinning its buffer in the pool.
-const maxPooledFrame = 64 << 10
-
-var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// grab makes sw.buf a pooled buffer to append to.
-func (sw *streamWriter) grab() {
-	if sw.pooled == nil {
-		sw.pooled = frameBufs.Get().(*[]byte)
-		sw.buf = (*sw.pooled)[:0]
-	}
-}
-
-func (sw *streamWriter) release() {
-	if sw.pooled != nil && cap(sw.buf) <= maxPooledFrame {
-		*sw.pooled = sw.buf[:0]
-		frameBufs.Put(sw.pooled)
-	}
-	sw.buf, sw.pooled = nil, nil
-}
-
-func (sw *streamWriter) flush() error {
-	defer sw.release()
-	sw.countSent()
-	if sw.conn != nil {
-		return sw.writeConn()
-	}
-	if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	_, err := sw.w.Write(sw.buf)
-	if err == nil {
-		err = sw.rc.Flush()
-	}
-	return err
-}
-
-// flushIfFull writes what is buffered once it reaches flushAt.
-func (sw *streamWriter) flushIfFull() error {
-	if len(sw.buf) < flushAt {
-		return nil
-	}
-	return sw.flush()
-}
-
-func (sw *streamWriter) add(u *hub.Update, kind wire.Kind) error {
-	sw.grab()
-	var err error
-	if f := u.Frame(); f != nil && kind == u.Kind {
-		sw.buf = append(sw.buf, f...) // encoded once by the hub for every stream
-	} else {
-		sw.buf, err = u.AppendEvent(sw.buf, kind)
-	}
-	if err == nil {
-		sw.events++
-		sw.count(kind)
-		if !u.At.IsZero() {
-			deliveryLag.Observe(sw.now.Sub(u.At).Seconds())
-		}
-	}
-	return err
-}
-
 // liveStream is an admitted stream: what pump needs, and what must be
 // undone when it ends.
 type liveStream struct {
-	sub     *hub.Subscriber
-	init    hub.Initial
-	single  bool
+	sub    *hub.Subscriber
+	init   hub.Initial
+	single bool
+	// cursor: the stream leaves event types out, so its heartbeats also
+	// move the client's resume point past the changes it was not sent.
+	cursor  bool
 	id      auth.Identity
 	sw      *streamWriter
 	release func()
@@ -211,8 +113,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id auth.Identity
 
 	openStreams.Inc()
 	keys := []any{"user", user, "ip", s.clientIP(r), "userAgent", r.UserAgent(), "scope", scopeString(req.scope)}
+	cursor := !req.filter.Kinds.All()
+	if cursor {
+		keys = append(keys, "events", req.filter.Kinds.String())
+	}
 	log.Info("stream opened", append(keys, "resumed", init.Resumed)...)
-	ls := &liveStream{sub: sub, init: init, single: single, id: id, release: release, log: log, keys: keys, start: time.Now(),
+	ls := &liveStream{sub: sub, init: init, single: single, cursor: cursor, id: id, release: release, log: log, keys: keys, start: time.Now(),
 		sw: &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}}
 	if detach && s.detach(ls) {
 		return
@@ -323,6 +229,9 @@ func (s *Server) pump(ls *liveStream) string {
 		}
 		sw.buf, _ = sse.AppendEvent(sw.buf, sse.Event{ID: init.SyncedID, Event: string(wire.KindSynced), Data: data})
 		sw.count(wire.KindSynced)
+		if rv, err := strconv.ParseInt(init.SyncedID, 10, 64); err == nil {
+			sw.topRV = max(sw.topRV, rv)
+		}
 	}
 	if err := sw.flush(); err != nil {
 		return writeReason(err)
@@ -351,6 +260,12 @@ func (s *Server) pump(ls *liveStream) string {
 		case ls.expired.Load():
 			return endReason
 		}
+		// Asked before the drain: every wanted change at or below it is
+		// then in what the drain takes (see hub.Position).
+		var position int64
+		if ls.cursor && ls.beat.Load() {
+			position = s.hub.Position()
+		}
 		for _, u := range sw.drain(sub) {
 			if err := sw.add(u, u.Kind); err != nil {
 				return reasonWriteFailed
@@ -364,6 +279,14 @@ func (s *Server) pump(ls *liveStream) string {
 		}
 		if ls.beat.Swap(false) {
 			sw.grab()
+			if position > sw.topRV {
+				// An id alone, no event: the client resumes from here
+				// instead of from the last event it was sent, which in a
+				// stream of outcomes only may be long ago, past the hub's
+				// memory of deletions (a full snapshot instead of a resume).
+				sw.buf, _ = sse.AppendID(sw.buf, strconv.FormatInt(position, 10))
+				sw.topRV = position
+			}
 			sw.buf = sse.AppendComment(sw.buf, "heartbeat")
 			heartbeat.Reset(s.opts.HeartbeatInterval)
 		}

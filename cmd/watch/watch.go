@@ -19,14 +19,17 @@ import (
 	"github.com/spell-platform/cast-operator/cmd/internal/cli"
 	"github.com/spell-platform/cast-operator/cmd/internal/kubecred"
 	"github.com/spell-platform/cast-operator/streamer/client"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 )
 
-const watchUsage = `Usage: cast-operator watch [-n NAMESPACE] [NAME] [-A] [-l SELECTOR] [--server URL] [--token-file F] [-o text|json]
+const watchUsage = `Usage: cast-operator watch [-n NAMESPACE] [NAME] [-A] [-l SELECTOR] [--events TYPES] [--server URL] [--token-file F] [-o text|json]
 
 Follow Cast status from the streamer. With NAME, wait for that Cast to finish:
 exit 0 if it Succeeded, 1 if it Failed, was Cancelled or TimedOut, 3 if it was
 deleted first or the token is refused, 2 on usage errors, 130 on Ctrl-C.
 Without NAME, follow the namespace (or all, -A) until Ctrl-C.
+--events complete,deleted prints only outcomes and deletions: the streamer
+sends nothing else.
 
 Flags:
 `
@@ -58,7 +61,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 		fmt.Fprint(fs.Output(), watchUsage)
 		fs.PrintDefaults()
 	}
-	var ns, selector, server, tokenFile, output string
+	var ns, selector, server, tokenFile, output, events string
 	var all bool
 	for _, n := range []string{"n", "namespace"} {
 		fs.StringVar(&ns, n, "", "namespace (default: the kubeconfig context's, else default)")
@@ -72,6 +75,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 	for _, n := range []string{"o", "output"} {
 		fs.StringVar(&output, n, "text", "text (aligned lines) or json (one event object per line)")
 	}
+	fs.StringVar(&events, "events", "", "event types to print, comma-separated: "+EventTypes+" (default: all)")
 	fs.StringVar(&server, "server", "", "streamer base URL (default $CAST_STREAMER, else "+DefaultStreamer+")")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the bearer token, re-read on every reconnect (default: the kubeconfig's token)")
 
@@ -101,6 +105,10 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 	if len(names) == 1 {
 		cfg.Scope.Name = names[0]
 	}
+	var err error
+	if cfg.Scope.Events, err = ParseEvents(events, len(names) == 1); err != nil {
+		return cfg, err
+	}
 
 	cfg.Server = server
 	if cfg.Server == "" {
@@ -121,6 +129,22 @@ func parseWatchArgs(args []string, stderr io.Writer) (Config, error) {
 		}
 	}
 	return cfg, cfg.resolveToken(tokenFile, kc)
+}
+
+// EventTypes names the types --events takes, for flag help.
+const EventTypes = "status, progress, complete, deleted"
+
+// ParseEvents reads --events as the streamer reads ?events=. A watch of
+// one Cast exits with its outcome, so it must ask for complete.
+func ParseEvents(v string, named bool) ([]wire.Kind, error) {
+	set, err := wire.ParseKinds(v)
+	if err != nil {
+		return nil, fmt.Errorf("--events: %w", err)
+	}
+	if named && !set.Has(wire.KindComplete) {
+		return nil, fmt.Errorf("--events %q: a watch of one cast exits with its outcome, so it needs complete", v)
+	}
+	return set.Kinds(), nil
 }
 
 // resolveToken takes --token-file, else the bearer token client-go would

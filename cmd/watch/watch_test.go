@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/streamer/wire"
 	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
@@ -314,6 +316,31 @@ func TestWatch(t *testing.T) {
 		}
 	})
 
+	t.Run("--events complete,deleted prints only outcomes and deletions", func(t *testing.T) {
+		c := e.cast(t, "quiet")
+		r := startCmd(t, flags("--events", "complete,deleted", "-o", "json")...)
+		waitUntil(t, "the finished Casts are printed", has(&r.stdout, `"event":"synced"`))
+		e.status(t, c, castv1alpha1.PhaseRunning, 40, "brewing")
+		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "quietly done")
+		waitUntil(t, "the outcome is printed", has(&r.stdout, "quietly done"))
+		r.cancel()
+		if code, msg := r.exitCode(t); code != 0 {
+			t.Fatalf("exit %d (%s), want 0", code, msg)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout.String()), "\n") {
+			var obj struct{ Event, Status, Name string }
+			if err := json.Unmarshal([]byte(line), &obj); err != nil {
+				t.Fatalf("not JSON: %q: %v", line, err)
+			}
+			if obj.Event != "complete" && obj.Event != "deleted" && obj.Event != "synced" {
+				t.Errorf("printed a %s event: %q", obj.Event, line)
+			}
+		}
+		if strings.Contains(r.stdout.String(), "brewing") {
+			t.Errorf("the progress of quiet was printed:\n%s", r.stdout.String())
+		}
+	})
+
 	t.Run("a namespace watch follows new Casts until Ctrl-C, then exits 0", func(t *testing.T) {
 		r := startCmd(t, flags()...)
 		waitUntil(t, "existing Casts are printed", has(&r.stdout, "watch/ok"))
@@ -337,7 +364,9 @@ func TestWatchArgs(t *testing.T) {
 		{"-l", "team=blue", "a"},
 		{"-o", "yaml"},
 		{"--no-such-flag"},
-		{}, // no --token-file and no kubeconfig
+		{"--events", "complete,finished"},
+		{"--events", "deleted", "a"}, // a watch of one Cast exits with its outcome
+		{},                           // no --token-file and no kubeconfig
 	} {
 		r := startCmd(t, args...)
 		if code, _ := r.exitCode(t); code != 2 {
@@ -358,8 +387,16 @@ func TestWatchArgs(t *testing.T) {
 	if err != nil || cfg.Scope.Namespace != "" || cfg.Scope.LabelSelector != "team=blue" || cfg.Server != "http://streamer:8090" {
 		t.Errorf("-A -l: %+v, %v", cfg, err)
 	}
+	cfg, err = parseWatchArgs([]string{"--events", "deleted, complete", "--token-file", tok}, &bytes.Buffer{})
+	if err != nil || !slices.Equal(cfg.Scope.Events, []wire.Kind{wire.KindComplete, wire.KindDeleted}) {
+		t.Errorf("--events: %+v, %v", cfg.Scope, err)
+	}
+	cfg, err = parseWatchArgs([]string{"mine", "--events", "status,complete", "--token-file", tok}, &bytes.Buffer{})
+	if err != nil || !slices.Equal(cfg.Scope.Events, []wire.Kind{wire.KindStatus, wire.KindComplete}) {
+		t.Errorf("--events with NAME: %+v, %v", cfg.Scope, err)
+	}
 	cfg, err = parseWatchArgs([]string{"--token-file", tok}, &bytes.Buffer{})
-	if err != nil || cfg.Scope.Namespace != "default" {
+	if err != nil || cfg.Scope.Namespace != "default" || cfg.Scope.Events != nil {
 		t.Errorf("without a kubeconfig the namespace is default: %+v, %v", cfg, err)
 	}
 }

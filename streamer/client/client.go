@@ -171,12 +171,32 @@ func (c *Client) token() (string, error) {
 }
 
 // Scope is what to follow: one Cast (Name set), a namespace, or every
-// namespace (Namespace empty), optionally narrowed by a label selector.
+// namespace (Namespace empty), optionally narrowed by a label selector
+// and by event type.
 type Scope struct {
 	Namespace, Name, LabelSelector string
+	// Events are the event types to receive (the streamer's ?events=);
+	// empty means all. Synced is always delivered. A program that waits
+	// only for outcomes asks for complete and deleted, and the streamer
+	// then spares it (and its network) every status and progress change.
+	// A single Cast's subscription ends after its complete or deleted
+	// event, so one that leaves complete out waits for the deletion; one
+	// that leaves deleted out ends, with no event, when a reconnect finds
+	// the Cast gone.
+	Events []wire.Kind
 }
 
 func (s Scope) single() bool { return s.Name != "" }
+
+// kinds is the set Events names, checked as the streamer checks it, so a
+// typo fails at Subscribe instead of as the streamer's 400 later.
+func (s Scope) kinds() (wire.KindSet, error) {
+	names := make([]string, len(s.Events))
+	for i, k := range s.Events {
+		names[i] = string(k)
+	}
+	return wire.ParseKinds(strings.Join(names, ","))
+}
 
 // Event is one Cast state (or deletion) as the streamer describes it;
 // Type tells consumers what changed without comparing snapshots.
@@ -226,6 +246,13 @@ func (s *Subscription) Err() error { return s.err }
 //   - for one Cast, Events closes after its "complete" or "deleted" event;
 //     on reconnect the Cast's existence is checked first, because a
 //     restarted streamer cannot report a deletion it never saw.
+//   - with scope.Events, only those types are delivered (and synced).
+//     Synthetic deletions follow the same rule: they come only when
+//     "deleted" was asked for, and since a filtered snapshot leaves out
+//     the Casts whose state is of a type not asked for, a Cast it does not
+//     mention is declared deleted only once the streamer's list confirms
+//     it. A single Cast found gone whose state was never delivered (its
+//     types were left out) is reported with its name alone.
 func (c *Client) Subscribe(ctx context.Context, scope Scope) (*Subscription, error) {
 	if scope.Name != "" && scope.Namespace == "" {
 		return nil, errors.New("a cast name needs its namespace")
@@ -235,8 +262,12 @@ func (c *Client) Subscribe(ctx context.Context, scope Scope) (*Subscription, err
 			return nil, fmt.Errorf("%q is not a Kubernetes object name", s)
 		}
 	}
+	kinds, err := scope.kinds()
+	if err != nil {
+		return nil, err
+	}
 	s := &Subscription{events: make(chan Event)}
-	r := &runner{c: c, scope: scope, sub: s, track: newTracker()}
+	r := &runner{c: c, scope: scope, sub: s, track: newTracker(kinds)}
 	go func() {
 		// Written before close: the close publishes it to Err's callers.
 		s.err = r.run(ctx)

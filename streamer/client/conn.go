@@ -117,6 +117,9 @@ func (r *runner) handle(ctx context.Context, tok string, m sse.Message) bool {
 		r.send(ctx, Event{Type: wire.KindSynced, ID: m.ID})
 		return false
 	case wire.KindStatus, wire.KindProgress, wire.KindComplete, wire.KindDeleted:
+		if !r.track.kinds.Has(kind) {
+			return false // not asked for: a streamer that ignored ?events=
+		}
 	default:
 		return false // a newer server's event type: not ours to guess at
 	}
@@ -157,7 +160,7 @@ func (r *runner) checkGone(ctx context.Context, tok string) (result, bool) {
 	case http.StatusOK:
 		return result{}, false
 	case http.StatusNotFound:
-		ev, ok := r.track.forget(r.scope.Namespace+"/"+r.scope.Name, 0, false)
+		ev, ok := r.track.gone(r.scope.Namespace, r.scope.Name, r.lastID)
 		if ok && !r.send(ctx, ev) {
 			return result{}, true
 		}
@@ -210,9 +213,14 @@ func (r *runner) do(ctx context.Context, path, tok string, stream bool) (*http.R
 	u := *r.c.base
 	u.RawPath = ""
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	q := url.Values{}
 	if r.scope.LabelSelector != "" && r.scope.Name == "" {
-		u.RawQuery = url.Values{"labelSelector": {r.scope.LabelSelector}}.Encode()
+		q.Set("labelSelector", r.scope.LabelSelector)
 	}
+	if stream && !r.track.kinds.All() {
+		q.Set(wire.EventsParam, r.track.kinds.String())
+	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err

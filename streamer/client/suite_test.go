@@ -153,16 +153,18 @@ func updateStatus(c *castv1alpha1.Cast, mutate func(*castv1alpha1.CastStatus)) e
 // a copy of every response body, so specs can assert what the streamer
 // itself sent, before the client's filtering.
 type recorder struct {
-	mu     sync.Mutex
-	paths  []string
-	lastID []string
-	bodies []*kubetest.Buffer
-	ok     []bool // answered 200
+	mu      sync.Mutex
+	paths   []string
+	queries []string
+	lastID  []string
+	bodies  []*kubetest.Buffer
+	ok      []bool // answered 200
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.paths = append(r.paths, req.URL.Path)
+	r.queries = append(r.queries, req.URL.RawQuery)
 	r.lastID = append(r.lastID, req.Header.Get("Last-Event-ID"))
 	buf := &kubetest.Buffer{}
 	r.bodies = append(r.bodies, buf)
@@ -192,6 +194,19 @@ func (r *recorder) allPaths() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.paths...)
+}
+
+// streamQueries returns the query each stream request sent.
+func (r *recorder) streamQueries() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i, p := range r.paths {
+		if strings.HasSuffix(p, "/events") {
+			out = append(out, r.queries[i])
+		}
+	}
+	return out
 }
 
 // streamLastIDs returns the Last-Event-ID each stream request sent.

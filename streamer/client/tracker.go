@@ -21,6 +21,9 @@ type castState struct {
 // tested without a server.
 type tracker struct {
 	casts map[string]*castState
+	// kinds are the event types the consumer asked for; the zero set is
+	// every type.
+	kinds wire.KindSet
 
 	// The current connection's initial batch (collections only): what the
 	// stream sent before "synced", and what it proves about the batch.
@@ -35,9 +38,14 @@ type tracker struct {
 	first bool
 }
 
-func newTracker() *tracker {
-	return &tracker{casts: map[string]*castState{}}
+func newTracker(kinds wire.KindSet) *tracker {
+	return &tracker{casts: map[string]*castState{}, kinds: kinds}
 }
+
+// whole reports whether a full snapshot holds every Cast: it sends each
+// state as status or complete, so one that leaves either out may skip a
+// Cast that still exists.
+func (t *tracker) whole() bool { return t.kinds.Has(wire.KindStatus) && t.kinds.Has(wire.KindComplete) }
 
 // parseRV reads a resourceVersion as the number etcd makes it.
 func parseRV(s string) (int64, bool) {
@@ -105,7 +113,7 @@ func (t *tracker) offer(ev Event) bool {
 		return false
 	}
 	st = &castState{rv: rv, kind: ev.Type, deleted: ev.Type == wire.KindDeleted}
-	if !st.deleted {
+	if !st.deleted && t.kinds.Has(wire.KindDeleted) {
 		// Kept for a synthetic deletion; a deleted Cast needs only its rv,
 		// so long subscriptions over churning namespaces stay small.
 		st.snap = ev.Cast
@@ -118,9 +126,10 @@ func terminalKind(k wire.Kind) bool { return k == wire.KindComplete || k == wire
 
 // ghostCandidates are the live Casts the current initial batch did not
 // mention; nil when the batch is known to be an exact resume, where an
-// unmentioned Cast simply did not change.
+// unmentioned Cast simply did not change, and when the consumer did not
+// ask for deletions, which ghosts would only be reported as.
 func (t *tracker) ghostCandidates() []string {
-	if t.exact {
+	if t.exact || !t.kinds.Has(wire.KindDeleted) {
 		return nil
 	}
 	var out []string
@@ -132,9 +141,10 @@ func (t *tracker) ghostCandidates() []string {
 	return out
 }
 
-// needsCheck says whether ghostCandidates could be unchanged Casts rather
-// than deleted ones: the batch proved neither full nor exact.
-func (t *tracker) needsCheck() bool { return !t.full && !t.exact }
+// needsCheck says whether ghostCandidates could be Casts that still exist
+// rather than deleted ones: the batch proved neither full nor exact, or
+// it leaves out the Casts whose state is of a type not asked for.
+func (t *tracker) needsCheck() bool { return (!t.full && !t.exact) || !t.whole() }
 
 // synced ends the initial batch, turning the given Casts (ghosts the
 // caller settled on) into deletions with the synced event's id, which is
@@ -162,6 +172,24 @@ func (t *tracker) synced(syncedID string, ghosts []string, full bool) []Event {
 		}
 	}
 	return out
+}
+
+// gone is the deletion to deliver for a single Cast the streamer no
+// longer has: the last state the consumer saw (forget), or, when it saw
+// none because it asked only for types that never came, the Cast's name
+// and the id it was followed up to. None when deletions were not asked
+// for or were told already.
+func (t *tracker) gone(namespace, name, lastID string) (Event, bool) {
+	key := namespace + "/" + name
+	known := t.casts[key] != nil
+	ev, ok := t.forget(key, 0, false)
+	if !known && t.kinds.Has(wire.KindDeleted) {
+		rv, _ := parseRV(lastID)
+		t.casts[key] = &castState{rv: rv, kind: wire.KindDeleted, deleted: true}
+		snap := wire.Snapshot{CastID: key, Namespace: namespace, Name: name, ResourceVersion: lastID}
+		ev, ok = Event{Type: wire.KindDeleted, ID: lastID, Cast: snap}, true
+	}
+	return ev, ok && t.kinds.Has(wire.KindDeleted)
 }
 
 // forget records that a known Cast is gone and returns the synthetic

@@ -23,7 +23,7 @@ func offerAll(t *testing.T, tr *tracker, want []bool, evs ...Event) {
 }
 
 func TestTrackerNeverGoesBack(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", false)
 	offerAll(t, tr, []bool{true, true, false, false, true, false},
 		ev(wire.KindStatus, "a", 5),
@@ -36,7 +36,7 @@ func TestTrackerNeverGoesBack(t *testing.T) {
 }
 
 func TestTrackerDeletions(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", false)
 	offerAll(t, tr, []bool{true, true, false, false, true, true},
 		ev(wire.KindStatus, "a", 5),
@@ -49,7 +49,7 @@ func TestTrackerDeletions(t *testing.T) {
 }
 
 func TestTrackerFullSnapshotReportsGhosts(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6), ev(wire.KindStatus, "c", 7))
 	if got := tr.synced("7", tr.ghostCandidates(), false); len(got) != 0 {
@@ -82,7 +82,7 @@ func TestTrackerFullSnapshotReportsGhosts(t *testing.T) {
 }
 
 func TestTrackerExactResumeHasNoGhosts(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6), ev(wire.KindStatus, "c", 7))
 	tr.synced("7", nil, false)
@@ -95,7 +95,7 @@ func TestTrackerExactResumeHasNoGhosts(t *testing.T) {
 }
 
 func TestTrackerAmbiguousBatchNeedsCheck(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6))
 	tr.synced("6", nil, false)
@@ -116,7 +116,7 @@ func TestTrackerAmbiguousBatchNeedsCheck(t *testing.T) {
 // snapshot of the older states. The snapshot wins, c is gone, and the new
 // history's changes, numbered below what the consumer saw, are news.
 func TestTrackerFullSnapshotWinsOverNewerStates(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 6))
 	tr.synced("7", tr.ghostCandidates(), true)
@@ -144,7 +144,7 @@ func TestTrackerFullSnapshotWinsOverNewerStates(t *testing.T) {
 }
 
 func TestTrackerOlderStateOutsideAFullAnswerIsDropped(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", true)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "b", 9))
 	tr.synced("9", nil, true)
@@ -158,11 +158,74 @@ func TestTrackerOlderStateOutsideAFullAnswerIsDropped(t *testing.T) {
 }
 
 func TestTrackerSingleCastTakesTheRestoredState(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(wire.AllKinds)
 	tr.begin("", false)
 	offerAll(t, tr, []bool{true, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindComplete, "a", 10))
 	// Reconnected: the first event at or below the id sent is the whole
 	// state of the Cast, from a streamer whose history went back.
 	tr.begin("10", false)
 	offerAll(t, tr, []bool{true, false, true}, ev(wire.KindStatus, "a", 5), ev(wire.KindStatus, "a", 4), ev(wire.KindComplete, "a", 7))
+}
+
+// A consumer that asked for some event types gets synthetic deletions
+// only when it asked for deletions, and a filtered snapshot's silence
+// about a Cast is never taken as its deletion without the list's word.
+func TestTrackerFilteredGhosts(t *testing.T) {
+	outcomes := newTracker(wire.KindsOf(wire.KindComplete, wire.KindDeleted))
+	outcomes.begin("", true)
+	offerAll(t, outcomes, []bool{true, true}, ev(wire.KindComplete, "a", 5), ev(wire.KindComplete, "b", 6))
+	outcomes.synced("6", outcomes.ghostCandidates(), true)
+	// A full snapshot without a: a may be running again (a status, not
+	// sent) or gone; only the list can tell.
+	outcomes.begin("", true)
+	offerAll(t, outcomes, []bool{false}, ev(wire.KindComplete, "b", 6))
+	if !outcomes.needsCheck() {
+		t.Error("a snapshot of outcomes only does not prove an unmentioned Cast gone")
+	}
+	if got := outcomes.ghostCandidates(); !slices.Equal(got, []string{"ns/a"}) {
+		t.Errorf("ghost candidates = %v, want ns/a", got)
+	}
+
+	noDeletions := newTracker(wire.KindsOf(wire.KindStatus, wire.KindComplete))
+	noDeletions.begin("", true)
+	offerAll(t, noDeletions, []bool{true}, ev(wire.KindStatus, "a", 5))
+	noDeletions.synced("5", nil, true)
+	noDeletions.begin("", true)
+	if got := noDeletions.ghostCandidates(); got != nil {
+		t.Errorf("ghost candidates without deletions asked for = %v, want none", got)
+	}
+	if got, ok := noDeletions.gone("ns", "a", "9"); ok {
+		t.Errorf("gone without deletions asked for = %+v", got)
+	}
+
+	everything := newTracker(wire.AllKinds)
+	everything.begin("", true)
+	if everything.needsCheck() {
+		t.Error("a full snapshot of every type holds every Cast")
+	}
+}
+
+// A single Cast found gone is reported with the last state delivered, or
+// with its name alone when no state of it was asked for.
+func TestTrackerGone(t *testing.T) {
+	tr := newTracker(wire.AllKinds)
+	tr.begin("", false)
+	offerAll(t, tr, []bool{true}, ev(wire.KindProgress, "a", 5))
+	got, ok := tr.gone("ns", "a", "7")
+	if !ok || got.Type != wire.KindDeleted || got.Cast.Name != "a" || got.ID != "5" {
+		t.Errorf("gone = %+v, %v; want a's last state as deleted at 5", got, ok)
+	}
+	if _, ok := tr.gone("ns", "a", "7"); ok {
+		t.Error("told twice")
+	}
+
+	deletions := newTracker(wire.KindsOf(wire.KindDeleted))
+	deletions.begin("12", false)
+	got, ok = deletions.gone("ns", "b", "12")
+	if !ok || got.Type != wire.KindDeleted || got.Cast.CastID != "ns/b" || got.Cast.Namespace != "ns" || got.ID != "12" {
+		t.Errorf("gone of a Cast never delivered = %+v, %v; want ns/b deleted at 12", got, ok)
+	}
+	if _, ok := deletions.gone("ns", "b", "12"); ok {
+		t.Error("told twice")
+	}
 }

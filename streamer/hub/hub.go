@@ -187,7 +187,8 @@ func (h *Hub) observe(cast *Trimmed) {
 // publish hands u to every matching subscriber; pushes never block. It
 // runs under the hub's lock, once per subscriber of the namespace: a
 // slice walk, and no filter check for streams that take their whole
-// namespace (their set already matched it).
+// namespace (their set already matched it). A stream that did not ask
+// for u's event type costs one bit test: nothing is queued, nothing wakes.
 func (h *Hub) publish(u *Update, lbls map[string]string) {
 	for _, ns := range [2]string{u.Key.Namespace, ""} {
 		set := h.byNS[ns]
@@ -195,7 +196,7 @@ func (h *Hub) publish(u *Update, lbls map[string]string) {
 			continue
 		}
 		for _, s := range set.subs {
-			if s.wholeScope || s.filter.matches(u.Key, lbls) {
+			if s.kinds.Has(u.Kind) && (s.wholeScope || s.filter.matches(u.Key, lbls)) {
 				s.push(u)
 			}
 		}
@@ -265,7 +266,10 @@ type Initial struct {
 // Registration and the snapshot happen under one lock, so no change falls
 // between them. A lastEventID the hub can answer exactly yields only the
 // changes after it; any other (empty, malformed, older than the hub's
-// memory) yields a full snapshot.
+// memory) yields a full snapshot. Either way a Cast's state is sent as
+// "status", or "complete" once terminal, and left out when f.Kinds lacks
+// that type (deletions likewise): the hub keeps a Cast's latest state,
+// not how it came about.
 func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -293,14 +297,15 @@ func (h *Hub) Subscribe(f Filter, lastEventID string) (*Subscriber, Initial) {
 	// to its (immutable) object, in one allocation for the whole snapshot.
 	var states []Update
 	for key, st := range h.casts {
-		if f.matches(key, st.cast.Labels) && (!init.Resumed || st.rv > last) {
+		if f.matches(key, st.cast.Labels) && (!init.Resumed || st.rv > last) &&
+			f.Kinds.Has(stateKind(st.cast.Status.Phase.IsTerminal())) {
 			states = append(states, st.resting(key))
 		}
 	}
 	for i := range states {
 		init.Updates = append(init.Updates, &states[i])
 	}
-	if init.Resumed {
+	if init.Resumed && f.Kinds.Has(wire.KindDeleted) {
 		for _, t := range h.tombstones {
 			if t.update.rv > last && f.matches(t.key, t.labels) {
 				init.Updates = append(init.Updates, t.update)
@@ -388,6 +393,19 @@ func (h *Hub) List(f Filter) [][]byte {
 		out[i] = items[i].st.data(now)
 	}
 	return out
+}
+
+// Position is the resourceVersion up to which every change has been
+// offered to the subscribers (changes are published under the same lock
+// that raises it). A stream that asks for it, then drains its subscriber
+// and writes what it got, may tell its client to resume from there: every
+// change at or below it that the stream wanted has been written. Streams
+// that skip event types use it so their clients' resume point moves on
+// with the changes they were not sent (see the streamer's heartbeat).
+func (h *Hub) Position() int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.maxRV
 }
 
 // Subscribers counts open subscriptions, for metrics.

@@ -65,6 +65,32 @@ func TestClassify(t *testing.T) {
 		{"finished", running, castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, Progress: 100}, false, wire.KindComplete, true},
 		{"after finishing, cost arrives", castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded},
 			castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseSucceeded, CostCents: 3}, false, wire.KindStatus, true},
+		{"a step starts", withJobs(running, "in_progress", "in_progress"), withJobs(running, "in_progress", "completed"),
+			false, wire.KindProgress, true},
+		{"the first job appears", running, withJobs(running, "queued", ""), false, wire.KindProgress, true},
+		{"jobs past the bound", withJobs(running, "queued", ""), func() castv1alpha1.CastStatus {
+			st := withJobs(running, "queued", "")
+			st.JobsOmitted = 3
+			return st
+		}(), false, wire.KindProgress, true},
+		{"steps, progress and message together", withJobs(running, "in_progress", "queued"), func() castv1alpha1.CastStatus {
+			st := withJobs(running, "in_progress", "in_progress")
+			st.Progress, st.Message = 50, "Run tests"
+			return st
+		}(), false, wire.KindProgress, true},
+		{"a step and a new attempt", withJobs(running, "in_progress", "queued"), func() castv1alpha1.CastStatus {
+			st := withJobs(running, "in_progress", "in_progress")
+			st.RunAttempt = 2
+			return st
+		}(), false, wire.KindStatus, true},
+		{"the last step finishes the run", withJobs(running, "in_progress", "in_progress"), func() castv1alpha1.CastStatus {
+			st := withJobs(running, "completed", "completed")
+			st.Phase = castv1alpha1.PhaseSucceeded
+			return st
+		}(), false, wire.KindComplete, true},
+		{"a job's conclusion after the run finished", withJobs(castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseFailed}, "in_progress", "completed"),
+			withJobs(castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseFailed}, "completed", "completed"), false, wire.KindProgress, true},
+		{"the same jobs again", withJobs(running, "completed", "completed"), withJobs(running, "completed", "completed"), false, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +104,18 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withJobs is st with one job, of the given status, whose second step has
+// stepStatus (no second step when empty).
+func withJobs(st castv1alpha1.CastStatus, jobStatus, stepStatus string) castv1alpha1.CastStatus {
+	job := castv1alpha1.JobStatus{ID: 1, Name: "build", Status: jobStatus,
+		Steps: []castv1alpha1.StepStatus{{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success"}}}
+	if stepStatus != "" {
+		job.Steps = append(job.Steps, castv1alpha1.StepStatus{Number: 2, Name: "Run tests", Status: stepStatus})
+	}
+	st.Jobs = []castv1alpha1.JobStatus{job}
+	return st
 }
 
 func TestSubscriberKeepsLatestPerCastInVersionOrder(t *testing.T) {

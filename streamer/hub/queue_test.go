@@ -100,7 +100,7 @@ func TestQueueMatchesModel(t *testing.T) {
 				u := upd("c"+strconv.Itoa(rng.IntN(casts)), rv, k, k == wire.KindComplete || rng.IntN(3) == 0)
 				s.push(u)
 				if i := slices.IndexFunc(model, func(o *Update) bool { return o.Key == u.Key }); i >= 0 {
-					u = merge(model[i], u)
+					u = s.merge(model[i], u)
 					model = slices.Delete(model, i, i+1)
 				}
 				model = append(model, u)

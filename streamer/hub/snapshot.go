@@ -34,7 +34,12 @@ func strength(k wire.Kind) int {
 
 // Classify says what kind of change old → new is; ok is false when the
 // status did not change at all (resyncs, metadata-only updates), which are
-// never sent.
+// never sent. "complete" is the step into a terminal phase; "progress" is
+// a change to nothing but how far the run got: progress, message, the
+// time of the last GitHub event, and the jobs and their steps (a step
+// starting or finishing is the run moving on, which a dashboard draws
+// live and a client that asked only for outcomes is spared); anything
+// else (phase, run, outcome, cost, artifacts, actions) is "status".
 func Classify(old, new *castv1alpha1.CastStatus) (kind wire.Kind, ok bool) {
 	if old != nil && equality.Semantic.DeepEqual(*old, *new) {
 		return "", false
@@ -45,6 +50,7 @@ func Classify(old, new *castv1alpha1.CastStatus) (kind wire.Kind, ok bool) {
 	if old != nil {
 		o, n := *old, *new
 		o.Progress, o.Message, o.LastEventAt = n.Progress, n.Message, n.LastEventAt
+		o.Jobs, o.JobsOmitted = n.Jobs, n.JobsOmitted
 		if equality.Semantic.DeepEqual(o, n) {
 			return wire.KindProgress, true
 		}

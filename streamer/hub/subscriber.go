@@ -47,12 +47,20 @@ func (u *Update) encodeFrame() {
 // stream ends after sending it.
 func (u *Update) Terminal() bool { return u.terminal }
 
+// RV is the update's resourceVersion as a number (ID's), 0 when ID is not
+// one etcd made; streams compare it with the hub's Position.
+func (u *Update) RV() int64 { return u.rv }
+
 // Filter is what a stream watches: one Cast, a namespace, or everything,
-// optionally narrowed by labels.
+// optionally narrowed by labels and by event type.
 type Filter struct {
 	Namespace string // "" = all namespaces
 	Name      string // "" = every Cast in scope
 	Selector  labels.Selector
+	// Kinds are the event types the stream sends; the zero set is every
+	// type. A change of another type is never queued for the stream, and
+	// a state of another type is left out of its snapshot or resume.
+	Kinds wire.KindSet
 }
 
 func (f Filter) matches(key types.NamespacedName, lbls map[string]string) bool {
@@ -82,6 +90,9 @@ type Subscriber struct {
 	// rebased: the hub ended the subscriber because the API server's
 	// history went back (restore.go), not because it shuts down.
 	rebased atomic.Bool
+	// kinds are the event types the stream sends (the zero set: all),
+	// checked once per change before it is queued.
+	kinds wire.KindSet
 
 	mu      sync.Mutex
 	pending queue
@@ -92,6 +103,7 @@ func newSubscriber(f Filter) *Subscriber {
 	return &Subscriber{
 		filter:     f,
 		wholeScope: f.Name == "" && (f.Selector == nil || f.Selector.Empty()),
+		kinds:      f.Kinds,
 		notify:     make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
@@ -149,7 +161,7 @@ func (s *Subscriber) push(u *Update) {
 	// the later ones are taken by the same Drain, which the stream, woken
 	// (or about to be), has not made yet; Drain and push share the lock.
 	wake := s.pending.len() == 0
-	s.pending.push(u, merge)
+	s.pending.push(u, s.merge)
 	s.mu.Unlock()
 	if wake {
 		s.Wake()
@@ -157,9 +169,10 @@ func (s *Subscriber) push(u *Update) {
 }
 
 // merge is what replaces a pending update old: u, or a copy of it with
-// the kind coalesce picks (and no shared frame, which has u's kind).
-func merge(old, u *Update) *Update {
-	if kind := coalesce(old, u); kind != u.Kind {
+// the kind coalesce picks (and no shared frame, which has u's kind). A
+// kind the stream did not ask for is never picked: u keeps its own.
+func (s *Subscriber) merge(old, u *Update) *Update {
+	if kind := coalesce(old, u); kind != u.Kind && s.kinds.Has(kind) {
 		merged := *u
 		merged.Kind, merged.frame = kind, nil
 		return &merged

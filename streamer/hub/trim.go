@@ -51,13 +51,38 @@ func (t *Trimmed) GetObjectMeta() metav1.Object {
 // Trimmed, so a replica holding 100,000 Casts does not also hold their
 // UIDs, inputs, annotations, finalizers, owner references and conditions.
 // Strings and label sets that many Casts share (namespace, repository,
-// workflow, phase, message, conclusion, labels) are interned: one copy for
-// all. Objects that are not Casts pass unchanged.
+// workflow, phase, message, conclusion, labels, the jobs' words) are
+// interned: one copy for all. Objects that are not Casts pass unchanged.
 func Trim(obj any) (any, error) {
 	if cast, ok := obj.(*castv1alpha1.Cast); ok {
-		return trim(cast), nil
+		t := trim(cast)
+		// The transform sees the decoded object before anyone else
+		// (client-go's TransformFunc contract), so its jobs, which the
+		// trimmed status shares, may be interned in place.
+		internJobs(t.Status.Jobs)
+		return t, nil
 	}
 	return obj, nil
+}
+
+// internJobs shares the words that recur in every Cast's jobs: their
+// statuses and conclusions (a handful of words), and the job and step
+// names and runner labels, which a workflow repeats in each of its runs.
+// A 100,000-Cast replica otherwise holds a decoded copy of "completed",
+// "success" and "Set up job" per step. Links and times are one of a kind
+// and stay as decoded.
+func internJobs(jobs []castv1alpha1.JobStatus) {
+	for i := range jobs {
+		j := &jobs[i]
+		j.Name, j.Status, j.Conclusion = intern.String(j.Name), intern.String(j.Status), intern.String(j.Conclusion)
+		for k := range j.Labels {
+			j.Labels[k] = intern.String(j.Labels[k])
+		}
+		for k := range j.Steps {
+			s := &j.Steps[k]
+			s.Name, s.Status, s.Conclusion = intern.String(s.Name), intern.String(s.Status), intern.String(s.Conclusion)
+		}
+	}
 }
 
 func trim(cast *castv1alpha1.Cast) *Trimmed {

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"unsafe"
+
+	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 )
 
 // Two Casts decoded apart share their equal strings and label sets once
@@ -37,5 +39,33 @@ func TestTrimSharesEqualStringsAndLabels(t *testing.T) {
 	}
 	if got := x.Labels; !maps.Equal(got, a.Labels) {
 		t.Errorf("labels %v, want %v", got, a.Labels)
+	}
+}
+
+// The words of two Casts' jobs are shared once trimmed: statuses,
+// conclusions, names and runner labels recur in every run of a workflow.
+func TestTrimSharesTheJobsWords(t *testing.T) {
+	decoded := func() *Trimmed {
+		c := fullCast()
+		// Every string its own copy, as the API server's JSON decodes them.
+		fresh := func(s string) string { return string([]byte(s)) }
+		c.Status.Jobs = []castv1alpha1.JobStatus{{ID: 1, Name: fresh("build"), Status: fresh("completed"),
+			Conclusion: fresh("success"), Labels: []string{fresh("ubuntu-latest")},
+			Steps: []castv1alpha1.StepStatus{{Number: 1, Name: fresh("Set up job"), Status: fresh("completed"), Conclusion: fresh("success")}}}}
+		got, err := Trim(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(*Trimmed)
+	}
+	a, b := decoded().Status.Jobs[0], decoded().Status.Jobs[0]
+	for name, pair := range map[string][2]string{
+		"job name": {a.Name, b.Name}, "job status": {a.Status, b.Status}, "job conclusion": {a.Conclusion, b.Conclusion},
+		"label": {a.Labels[0], b.Labels[0]}, "step name": {a.Steps[0].Name, b.Steps[0].Name},
+		"step status": {a.Steps[0].Status, b.Steps[0].Status}, "step conclusion": {a.Steps[0].Conclusion, b.Steps[0].Conclusion},
+	} {
+		if pair[0] != pair[1] || unsafe.StringData(pair[0]) != unsafe.StringData(pair[1]) {
+			t.Errorf("%s %q not shared", name, pair[0])
+		}
 	}
 }

@@ -74,6 +74,18 @@ func AppendComment(dst []byte, text string) []byte {
 	return append(dst, '\n')
 }
 
+// AppendID appends a block that only moves the receiver's last event ID
+// to id, dispatching no event (its data is empty): a stream that leaves
+// events out tells its client where to resume from without sending them.
+// An empty id is refused, as "id:" would reset the ID.
+func AppendID(dst []byte, id string) ([]byte, error) {
+	if id == "" || strings.ContainsAny(id, "\r\n\x00") {
+		return dst, ErrInvalidID
+	}
+	dst = appendField(dst, "id", id)
+	return append(dst, '\n'), nil
+}
+
 // AppendRetry appends a block that only changes the client's reconnection
 // delay, so the server can slow reconnect storms (for example before a
 // planned shutdown) without sending an event. d is rounded up to whole

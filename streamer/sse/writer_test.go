@@ -135,6 +135,33 @@ func TestAppendRetry(t *testing.T) {
 	}
 }
 
+// An id block dispatches nothing, yet a receiver resumes from it: the
+// next event's ID and LastEventID are the new one.
+func TestAppendID(t *testing.T) {
+	got, err := AppendID(nil, "42")
+	if err != nil || string(got) != "id: 42\n\n" {
+		t.Fatalf("AppendID(42) = %q, %v", got, err)
+	}
+	stream, _ := AppendEvent(nil, Event{ID: "7", Event: "status", Data: []byte("a")})
+	stream = append(stream, got...)
+	stream, _ = AppendEvent(stream, Event{Event: "status", Data: []byte("b")})
+	p := NewParser(bytes.NewReader(stream))
+	for _, want := range []Message{{ID: "7", Event: "status", Data: "a"}, {ID: "42", Event: "status", Data: "b"}} {
+		if m, err := p.Next(); err != nil || m != want {
+			t.Fatalf("Next = %+v, %v; want %+v (the id block is no event)", m, err, want)
+		}
+	}
+	p = NewParser(bytes.NewReader(got))
+	if m, err := p.Next(); err == nil || p.LastEventID() != "42" {
+		t.Errorf("an id block alone: Next = %+v, %v; LastEventID %q, want none and 42", m, err, p.LastEventID())
+	}
+	for _, bad := range []string{"", "4\n2", "4\x002"} {
+		if out, err := AppendID([]byte("x"), bad); !errors.Is(err, ErrInvalidID) || string(out) != "x" {
+			t.Errorf("AppendID(%q) = %q, %v; want ErrInvalidID and dst unchanged", bad, out, err)
+		}
+	}
+}
+
 func BenchmarkAppendEvent(b *testing.B) {
 	data := []byte(`{"kind":"CastStatus","apiVersion":"cast.spell.dev/v1","metadata":{"name":"demo-cast","namespace":"default","uid":"5f1c1b0e-8d2a-4c51-9a65-0b7f2b4d1e33","resourceVersion":"123456"},"status":{"phase":"Running","replicas":3,"readyReplicas":3,"conditions":[{"type":"Ready","status":"True","reason":"AllReplicasReady","message":"all replicas are ready","lastTransitionTime":"2024-01-01T00:00:00Z"}],"observedGeneration":7}}`)
 	ev := Event{ID: "123456", Event: "status", Data: data}

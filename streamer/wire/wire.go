@@ -15,9 +15,11 @@ type Kind string
 
 // Event types, a contract with every client.
 const (
-	// KindStatus: anything but progress and message changed.
+	// KindStatus: something beyond how far the run got changed (phase,
+	// run, outcome, cost, artifacts...).
 	KindStatus Kind = "status"
-	// KindProgress: only progress or message changed.
+	// KindProgress: only how far the run got changed: progress, message,
+	// or its jobs and their steps.
 	KindProgress Kind = "progress"
 	// KindComplete: the Cast reached a terminal phase.
 	KindComplete Kind = "complete"

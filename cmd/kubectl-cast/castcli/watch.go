@@ -12,7 +12,7 @@ import (
 
 // watchFlags are watch's own flags, for reaching the streamer.
 type watchFlags struct {
-	server, tokenFile, caFile, output string
+	server, tokenFile, caFile, output, events string
 }
 
 // newWatch is `cast-operator watch` on kubectl's flags: the same output and
@@ -38,6 +38,7 @@ Without NAME, follow the namespace (or all, -A) until Ctrl-C.`,
 	}
 	o.addListFlags(cmd)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text (aligned lines) or json (one event object per line)")
+	cmd.Flags().StringVar(&f.events, "events", "", "event types to print, comma-separated: "+watch.EventTypes+" (default: all)")
 	cmd.Flags().StringVar(&f.server, "server", "", "streamer base URL (default $CAST_STREAMER, else the kubeconfig cluster's "+
 		StreamerExtension+" extension, else "+watch.DefaultStreamer+")")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token, re-read on every reconnect (default: the kubeconfig user's)")
@@ -59,6 +60,11 @@ func (o *options) watchConfig(f watchFlags, args []string) (watch.Config, error)
 	if len(args) == 1 {
 		cfg.Scope.Name = args[0]
 	}
+	events, err := watch.ParseEvents(f.events, len(args) == 1)
+	if err != nil {
+		return cfg, usageError(err)
+	}
+	cfg.Scope.Events = events
 	if !o.allNamespaces {
 		ns, err := o.namespace()
 		if err != nil {

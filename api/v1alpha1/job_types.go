@@ -62,6 +62,12 @@ type JobStatus struct {
 	// StepsCompleted counts the job's completed steps, kept or not.
 	// +optional
 	StepsCompleted int32 `json:"stepsCompleted,omitempty"`
+	// StepsStarted counts the job's steps that started (running or
+	// completed), kept or not: with StepsCompleted it orders the job's
+	// news, so a step starting reaches status and an older delivery
+	// never undoes it.
+	// +optional
+	StepsStarted int32 `json:"stepsStarted,omitempty"`
 	// StepsOmitted counts the job's steps not kept in Steps.
 	// +optional
 	StepsOmitted int32 `json:"stepsOmitted,omitempty"`

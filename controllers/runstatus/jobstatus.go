@@ -16,11 +16,12 @@ import (
 // Lengths the CRD allows for job and step strings; longer ones are cut so a
 // status write is never refused over a long matrix name.
 const (
-	maxNameLen = 256
-	maxWordLen = 32
-	maxLabels  = 16
-	maxURLLen  = 512
-	ellipsis   = "…"
+	maxNameLen  = 256
+	maxWordLen  = 32
+	maxLabels   = 8
+	maxLabelLen = 64
+	maxURLLen   = 512
+	ellipsis    = "…"
 )
 
 // ApplyJob merges one job snapshot into st.Jobs and, while the Cast runs,
@@ -122,7 +123,7 @@ func toJobStatus(j Job, attempt int64, budget int) castv1alpha1.JobStatus {
 		HTMLURL: cut(j.HTMLURL, maxURLLen),
 	}
 	for _, l := range j.Labels[:min(len(j.Labels), maxLabels)] {
-		out.Labels = append(out.Labels, cut(l, maxNameLen))
+		out.Labels = append(out.Labels, cut(l, maxLabelLen))
 	}
 	keep := min(len(j.Steps), castv1alpha1.MaxStepsPerJob, budget)
 	for i, s := range j.Steps {

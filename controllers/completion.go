@@ -30,9 +30,10 @@ func finish(cast *castv1alpha1.Cast, phase castv1alpha1.CastPhase, msg string, n
 	runstatus.SetProgress(st, phase, now)
 }
 
-// complete fills in what only a finished run has, artifacts and cost, then
-// concludes the Cast (Complete or Failed). If GitHub cannot say within
-// CompletionGrace, the Cast is concluded without them rather than never.
+// complete fills in what only a finished run has, artifacts, cost and its
+// jobs' final state, then concludes the Cast (Complete or Failed). If
+// GitHub cannot say within CompletionGrace, the Cast is concluded without
+// them rather than never.
 func (r *CastReconciler) complete(ctx context.Context, cast *castv1alpha1.Cast, gh *ghapi.Client, ghErr error, now time.Time) (ctrl.Result, error) {
 	st := &cast.Status
 	if st.Concluded() {
@@ -74,6 +75,13 @@ func (r *CastReconciler) collectResults(ctx context.Context, cast *castv1alpha1.
 	}
 	st.Artifacts = artifacts
 	st.CostCents = runstatus.CostCents(jobs, r.Rates)
+	// The listing has every job's last word, where a webhook was lost.
+	for _, j := range jobs {
+		runstatus.ApplyJob(st, j)
+	}
+	if len(jobs) > 0 {
+		runstatus.CountOmitted(st, jobs)
+	}
 	return nil
 }
 

@@ -123,13 +123,16 @@ func (n *News) add(obs runstatus.Observation) {
 	}
 }
 
-// addJob keeps one snapshot per job; ApplyJob keeps the newer of what it
-// is given and what status holds, so queueing every snapshot gains
-// nothing, and which one is kept here only saves work.
+// addJob keeps one snapshot per job, the newest: ApplyJob keeps the
+// newer of what it is given and what status holds, so queueing every
+// snapshot gains nothing, but keeping a late older delivery over a newer
+// one would lose the newer news.
 func (n *News) addJob(j runstatus.Job) {
 	for i := range n.Jobs {
 		if n.Jobs[i].ID == j.ID {
-			n.Jobs[i] = j
+			if runstatus.Supersedes(j, n.Jobs[i]) {
+				n.Jobs[i] = j
+			}
 			return
 		}
 	}

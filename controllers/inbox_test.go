@@ -112,6 +112,21 @@ func TestOneWakeUpPerCast(t *testing.T) {
 	}
 }
 
+// A job's older snapshot delivered after a newer one, before the Cast's
+// reconcile took either, leaves the newer one for it.
+func TestInboxKeepsTheNewerJobSnapshot(t *testing.T) {
+	b := NewInbox()
+	started := runstatus.Job{ID: 5, RunID: 1, Attempt: 1, Status: "in_progress",
+		Steps: []runstatus.Step{{Number: 1, Status: "in_progress"}}}
+	queued := runstatus.Job{ID: 5, RunID: 1, Attempt: 1, Status: "queued"}
+	b.DeliverBatch("newer", []journal.Entry{entry(castOne, runstatus.Observation{Job: &started})})
+	b.DeliverBatch("older", []journal.Entry{entry(castOne, runstatus.Observation{Job: &queued})})
+	n := b.Take(castOne, "")
+	if len(n.Jobs) != 1 || n.Jobs[0].Status != "in_progress" {
+		t.Fatalf("jobs %+v, want job 5 in progress", n.Jobs)
+	}
+}
+
 // News stored for a Cast never reaches another created later under its
 // name: the reconciler takes only its own UID's, and the rest waits until
 // the API server says whose it is.

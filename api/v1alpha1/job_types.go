@@ -4,8 +4,9 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // Bounds on what status keeps of a run's jobs, so a large matrix cannot push
 // a Cast towards etcd's object size limit (1.5 MiB by default). At the
-// bounds a status holds at most MaxJobs short job records and
-// MaxStepsPerCast steps in all: under 500 KiB even with the longest names.
+// bounds a status holds at most MaxJobs job records and MaxStepsPerCast
+// steps in all: about 1.2 MiB of JSON with every string at its longest
+// (names, links, labels), a few hundred KiB with real ones.
 const (
 	// MaxJobs is above GitHub's own limit of 256 jobs a matrix can
 	// generate in a workflow run, so it is reached only by runs with very
@@ -44,8 +45,10 @@ type JobStatus struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Conclusion string `json:"conclusion,omitempty"`
-	// Labels are the job's runs-on labels, which tell the runner's OS.
-	// +kubebuilder:validation:MaxItems=16
+	// Labels are the job's runs-on labels, which tell the runner's OS:
+	// the first 8, each cut to 64 bytes, so 500 jobs' labels stay small.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
 	// +listType=atomic
 	// +optional
 	Labels []string `json:"labels,omitempty"`
@@ -62,6 +65,12 @@ type JobStatus struct {
 	// StepsCompleted counts the job's completed steps, kept or not.
 	// +optional
 	StepsCompleted int32 `json:"stepsCompleted,omitempty"`
+	// StepsStarted counts the job's steps that started (running or
+	// completed), kept or not: with StepsCompleted it orders the job's
+	// news, so a step starting reaches status and an older delivery
+	// never undoes it.
+	// +optional
+	StepsStarted int32 `json:"stepsStarted,omitempty"`
 	// StepsOmitted counts the job's steps not kept in Steps.
 	// +optional
 	StepsOmitted int32 `json:"stepsOmitted,omitempty"`

@@ -321,6 +321,7 @@ func convertJob(j *github.WorkflowJob, runID, attempt int64) runstatus.Job {
 		Status:      j.GetStatus(),
 		Conclusion:  j.GetConclusion(),
 		Labels:      append([]string(nil), j.Labels...),
+		HTMLURL:     j.GetHTMLURL(),
 		StartedAt:   j.GetStartedAt().Time,
 		CompletedAt: j.GetCompletedAt().Time,
 	}
@@ -333,6 +334,7 @@ func convertJob(j *github.WorkflowJob, runID, attempt int64) runstatus.Job {
 	for _, s := range j.Steps {
 		job.Steps = append(job.Steps, runstatus.Step{
 			Number: s.GetNumber(), Name: s.GetName(), Status: s.GetStatus(), Conclusion: s.GetConclusion(),
+			StartedAt: s.GetStartedAt().Time, CompletedAt: s.GetCompletedAt().Time,
 		})
 	}
 	return job

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,8 +86,9 @@ func TestListJobsMapsAttemptsLabelsSteps(t *testing.T) {
 	want := runstatus.Job{
 		ID: 100, RunID: run.ID, Attempt: 2, Name: "build", Status: "completed", Conclusion: "success",
 		Labels: []string{"self-hosted", "linux", "arm64"}, StartedAt: t0.Add(time.Hour), CompletedAt: t0.Add(time.Hour + 90*time.Second),
+		HTMLURL: fmt.Sprintf("https://github.com/%s/actions/runs/%d/job/100", testRepo, run.ID),
 		Steps: []runstatus.Step{
-			{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success"},
+			{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success", StartedAt: t0, CompletedAt: t0},
 			{Number: 2, Name: "Build", Status: "in_progress"},
 		},
 	}
@@ -109,6 +111,10 @@ func TestListJobsMapsAttemptsLabelsSteps(t *testing.T) {
 
 func normalize(j runstatus.Job) runstatus.Job {
 	j.StartedAt, j.CompletedAt = j.StartedAt.UTC(), j.CompletedAt.UTC()
+	j.Steps = slices.Clone(j.Steps)
+	for i, s := range j.Steps {
+		j.Steps[i].StartedAt, j.Steps[i].CompletedAt = s.StartedAt.UTC(), s.CompletedAt.UTC()
+	}
 	return j
 }
 

@@ -5,15 +5,42 @@ import (
 	"strings"
 )
 
-// jobRank orders a job's snapshots: a job only moves forward.
+// jobRank orders a job's snapshots: a job only moves forward, through its
+// status, then its steps completing, then its steps starting, so a step
+// that starts reaches status while an older delivery never undoes it.
 func jobRank(j Job) int {
-	done := 0
+	completed, started := 0, 0
 	for _, s := range j.Steps {
-		if s.Status == "completed" {
-			done++
+		switch s.Status {
+		case "completed":
+			completed++
+			started++
+		case "in_progress":
+			started++
 		}
 	}
-	return statusRank(j.Status)<<16 | done
+	return jobRankFrom(j.Status, completed, started)
+}
+
+// Supersedes reports whether snapshot next of a job is news over held,
+// one heard earlier: a later attempt, or the same attempt no further
+// behind. Whoever keeps only one snapshot per job between merges keeps
+// next only then, or it would lose the newer news to a late delivery.
+func Supersedes(next, held Job) bool {
+	na, ha := max(next.Attempt, 1), max(held.Attempt, 1)
+	if na != ha {
+		return na > ha
+	}
+	return jobRank(next) >= jobRank(held)
+}
+
+// stepCountBits is how many bits of a rank each step count gets; counts
+// past it are clamped, and GitHub stops far earlier.
+const stepCountBits = 10
+
+func jobRankFrom(status string, completed, started int) int {
+	const most = 1<<stepCountBits - 1
+	return statusRank(status)<<(2*stepCountBits) | min(completed, most)<<stepCountBits | min(started, most)
 }
 
 func statusRank(status string) int {

@@ -197,6 +197,35 @@ func TestJobBounds(t *testing.T) {
 	t.Logf("status at the bounds: %d KiB", len(raw)>>10)
 }
 
+// With every string at the longest status keeps, a status at the bounds
+// is still well under etcd's 1.5 MiB, with room for the Cast's spec,
+// metadata and managedFields.
+func TestJobBoundsWorstCase(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	st := castv1alpha1.CastStatus{Phase: castv1alpha1.PhaseRunning, RunID: 42, RunAttempt: 1}
+	labels := make([]string, 20)
+	for i := range labels {
+		labels[i] = long(300)
+	}
+	for id := range int64(castv1alpha1.MaxJobs + 10) {
+		j := Job{ID: 1e12 + id, RunID: 42, Attempt: 1, Name: long(300), Status: "in_progress", Conclusion: long(40),
+			Labels: labels, HTMLURL: long(600), StartedAt: t0, CompletedAt: t0}
+		for k := range 3 {
+			j.Steps = append(j.Steps, Step{Number: int64(k + 1), Name: long(300), Status: "completed", Conclusion: long(40),
+				StartedAt: t0, CompletedAt: t0})
+		}
+		ApplyJob(&st, j)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("status at the bounds, every string at its longest: %d KiB", len(raw)>>10)
+	if len(raw) > 1280<<10 {
+		t.Errorf("status at the bounds is %d KiB, want at most 1.25 MiB", len(raw)>>10)
+	}
+}
+
 func TestCostCents(t *testing.T) {
 	job := func(d time.Duration, labels ...string) Job {
 		return Job{StartedAt: t0, CompletedAt: t0.Add(d), Labels: labels}

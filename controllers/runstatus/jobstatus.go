@@ -16,10 +16,12 @@ import (
 // Lengths the CRD allows for job and step strings; longer ones are cut so a
 // status write is never refused over a long matrix name.
 const (
-	maxNameLen = 256
-	maxWordLen = 32
-	maxLabels  = 16
-	ellipsis   = "…"
+	maxNameLen  = 256
+	maxWordLen  = 32
+	maxLabels   = 8
+	maxLabelLen = 64
+	maxURLLen   = 512
+	ellipsis    = "…"
 )
 
 // ApplyJob merges one job snapshot into st.Jobs and, while the Cast runs,
@@ -118,28 +120,44 @@ func toJobStatus(j Job, attempt int64, budget int) castv1alpha1.JobStatus {
 		ID: j.ID, Attempt: attempt, Name: cut(j.Name, maxNameLen),
 		Status: cut(j.Status, maxWordLen), Conclusion: cut(j.Conclusion, maxWordLen),
 		StartedAt: timeOrNil(j.StartedAt), CompletedAt: timeOrNil(j.CompletedAt),
+		HTMLURL: cut(j.HTMLURL, maxURLLen),
 	}
 	for _, l := range j.Labels[:min(len(j.Labels), maxLabels)] {
-		out.Labels = append(out.Labels, cut(l, maxNameLen))
+		out.Labels = append(out.Labels, cut(l, maxLabelLen))
 	}
 	keep := min(len(j.Steps), castv1alpha1.MaxStepsPerJob, budget)
 	for i, s := range j.Steps {
-		if s.Status == "completed" {
+		switch s.Status {
+		case "completed":
 			out.StepsCompleted++
+			out.StepsStarted++
+		case "in_progress":
+			out.StepsStarted++
 		}
 		if i < keep {
 			out.Steps = append(out.Steps, castv1alpha1.StepStatus{Number: s.Number, Name: cut(s.Name, maxNameLen),
-				Status: cut(s.Status, maxWordLen), Conclusion: cut(s.Conclusion, maxWordLen)})
+				Status: cut(s.Status, maxWordLen), Conclusion: cut(s.Conclusion, maxWordLen),
+				StartedAt: timeOrNil(s.StartedAt), CompletedAt: timeOrNil(s.CompletedAt)})
 		}
 	}
 	out.StepsOmitted = int32(len(j.Steps) - keep)
 	return out
 }
 
-// jobRankOf is jobRank for a stored job, whose completed steps are counted
-// even where the steps themselves were not kept.
+// jobRankOf is jobRank for a stored job, whose steps are counted even
+// where the steps themselves were not kept. A job stored before
+// StepsStarted existed has its started steps told by the kept ones.
 func jobRankOf(j castv1alpha1.JobStatus) int {
-	return statusRank(j.Status)<<16 | int(j.StepsCompleted)
+	started := int(j.StepsStarted)
+	if started == 0 {
+		started = int(j.StepsCompleted)
+		for _, s := range j.Steps {
+			if s.Status == "in_progress" {
+				started++
+			}
+		}
+	}
+	return jobRankFrom(j.Status, int(j.StepsCompleted), started)
 }
 
 // refreshProgress sets progress and message from the stored jobs while the

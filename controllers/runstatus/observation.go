@@ -40,14 +40,17 @@ type Job struct {
 	StartedAt   time.Time `json:"startedAt,omitzero"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	Steps       []Step    `json:"steps,omitempty"`
+	HTMLURL     string    `json:"htmlURL,omitempty"` // the job's page and log on GitHub
 }
 
 // Step is one step of a job.
 type Step struct {
-	Number     int64  `json:"number"`
-	Name       string `json:"name,omitempty"`
-	Status     string `json:"status,omitempty"`
-	Conclusion string `json:"conclusion,omitempty"`
+	Number      int64     `json:"number"`
+	Name        string    `json:"name,omitempty"`
+	Status      string    `json:"status,omitempty"` // queued, in_progress or completed
+	Conclusion  string    `json:"conclusion,omitempty"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	CompletedAt time.Time `json:"completedAt,omitzero"`
 }
 
 // Observation is one piece of news about a run: a run snapshot or a job

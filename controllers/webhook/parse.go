@@ -81,16 +81,19 @@ type workflowJob struct {
 	Status      string         `json:"status"`
 	Conclusion  string         `json:"conclusion"`
 	Labels      []string       `json:"labels"`
+	HTMLURL     string         `json:"html_url"`
 	StartedAt   string         `json:"started_at"`
 	CompletedAt string         `json:"completed_at"`
 	Steps       []workflowStep `json:"steps"`
 }
 
 type workflowStep struct {
-	Number     int64  `json:"number"`
-	Name       string `json:"name"`
-	Status     string `json:"status"`
-	Conclusion string `json:"conclusion"`
+	Number      int64  `json:"number"`
+	Name        string `json:"name"`
+	Status      string `json:"status"`
+	Conclusion  string `json:"conclusion"`
+	StartedAt   string `json:"started_at"`
+	CompletedAt string `json:"completed_at"`
 }
 
 // Parse is pure so the handler, tests and the fuzzer share one definition of
@@ -211,18 +214,34 @@ func parseJob(ev *Event, raw json.RawMessage) error {
 		Status:      wj.Status,
 		Conclusion:  wj.Conclusion,
 		Labels:      wj.Labels,
+		HTMLURL:     wj.HTMLURL,
 		StartedAt:   started,
 		CompletedAt: completed,
 	}
 	if len(wj.Steps) > 0 {
 		job.Steps = make([]runstatus.Step, len(wj.Steps))
 		for i, s := range wj.Steps {
-			job.Steps[i] = runstatus.Step{Number: s.Number, Name: s.Name, Status: s.Status, Conclusion: s.Conclusion}
+			if job.Steps[i], err = parseStep(i, s); err != nil {
+				return err
+			}
 		}
 	}
 	ev.RunID = wj.RunID
 	ev.Observation.Job = job
 	return nil
+}
+
+func parseStep(i int, s workflowStep) (runstatus.Step, error) {
+	started, err := timestamp(fmt.Sprintf("workflow_job.steps[%d].started_at", i), s.StartedAt)
+	if err != nil {
+		return runstatus.Step{}, err
+	}
+	completed, err := timestamp(fmt.Sprintf("workflow_job.steps[%d].completed_at", i), s.CompletedAt)
+	if err != nil {
+		return runstatus.Step{}, err
+	}
+	return runstatus.Step{Number: s.Number, Name: s.Name, Status: s.Status, Conclusion: s.Conclusion,
+		StartedAt: started, CompletedAt: completed}, nil
 }
 
 // isAbsent treats a missing key and an explicit null alike.

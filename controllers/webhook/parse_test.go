@@ -35,6 +35,7 @@ const (
 	testRepo  = "spell-platform/spellbook"
 	testRunID = int64(9100200300)
 	runURL    = "https://github.com/spell-platform/spellbook/actions/runs/9100200300"
+	jobURL    = runURL + "/job/"
 )
 
 func TestParseValid(t *testing.T) {
@@ -79,24 +80,25 @@ func TestParseValid(t *testing.T) {
 		want: Event{Type: EventWorkflowJob, Action: "queued", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Job: &runstatus.Job{
 				ID: 25500100001, RunID: testRunID, Attempt: 1, Name: "build (linux)", Status: "queued",
-				Labels: []string{"ubuntu-24.04"}, StartedAt: at(t, "2026-03-02T09:15:05Z"),
+				Labels: []string{"ubuntu-24.04"}, StartedAt: at(t, "2026-03-02T09:15:05Z"), HTMLURL: jobURL + "25500100001",
 			}}},
 	}, {
 		file: "workflow_job.waiting.json", event: EventWorkflowJob,
 		want: Event{Type: EventWorkflowJob, Action: "waiting", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Job: &runstatus.Job{
 				ID: 25500100777, RunID: testRunID, Attempt: 1, Name: "deploy", Status: "waiting",
-				Labels: []string{"self-hosted", "linux", "arm64"}, StartedAt: at(t, "2026-03-02T09:15:06Z"),
+				Labels: []string{"self-hosted", "linux", "arm64"}, StartedAt: at(t, "2026-03-02T09:15:06Z"), HTMLURL: jobURL + "25500100777",
 			}}},
 	}, {
 		file: "workflow_job.in_progress.json", event: EventWorkflowJob,
 		want: Event{Type: EventWorkflowJob, Action: "in_progress", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Job: &runstatus.Job{
 				ID: 25500100001, RunID: testRunID, Attempt: 1, Name: "build (linux)", Status: "in_progress",
-				Labels: []string{"ubuntu-24.04"}, StartedAt: at(t, "2026-03-02T09:15:12Z"),
+				Labels: []string{"ubuntu-24.04"}, StartedAt: at(t, "2026-03-02T09:15:12Z"), HTMLURL: jobURL + "25500100001",
 				Steps: []runstatus.Step{
-					{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success"},
-					{Number: 2, Name: "Run actions/checkout@v5", Status: "in_progress"},
+					{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success",
+						StartedAt: at(t, "2026-03-02T09:15:12Z"), CompletedAt: at(t, "2026-03-02T09:15:14Z")},
+					{Number: 2, Name: "Run actions/checkout@v5", Status: "in_progress", StartedAt: at(t, "2026-03-02T09:15:14Z")},
 					{Number: 3, Name: "Run make cast", Status: "queued"},
 				},
 			}}},
@@ -105,14 +107,19 @@ func TestParseValid(t *testing.T) {
 		want: Event{Type: EventWorkflowJob, Action: "completed", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Job: &runstatus.Job{
 				ID: 25500100002, RunID: testRunID, Attempt: 2, Name: "build (macos)", Status: "completed", Conclusion: "failure",
-				Labels:    []string{"macos-15"},
+				Labels: []string{"macos-15"}, HTMLURL: jobURL + "25500100002",
 				StartedAt: at(t, "2026-03-02T09:22:15Z"), CompletedAt: at(t, "2026-03-02T09:31:40Z"),
 				Steps: []runstatus.Step{
-					{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success"},
-					{Number: 2, Name: "Run actions/checkout@v5", Status: "completed", Conclusion: "success"},
-					{Number: 3, Name: "Run make cast", Status: "completed", Conclusion: "failure"},
-					{Number: 9, Name: "Post Run actions/checkout@v5", Status: "completed", Conclusion: "skipped"},
-					{Number: 10, Name: "Complete job", Status: "completed", Conclusion: "success"},
+					{Number: 1, Name: "Set up job", Status: "completed", Conclusion: "success",
+						StartedAt: at(t, "2026-03-02T09:22:15Z"), CompletedAt: at(t, "2026-03-02T09:22:19Z")},
+					{Number: 2, Name: "Run actions/checkout@v5", Status: "completed", Conclusion: "success",
+						StartedAt: at(t, "2026-03-02T09:22:19Z"), CompletedAt: at(t, "2026-03-02T09:22:21Z")},
+					{Number: 3, Name: "Run make cast", Status: "completed", Conclusion: "failure",
+						StartedAt: at(t, "2026-03-02T09:22:21Z"), CompletedAt: at(t, "2026-03-02T09:31:38Z")},
+					{Number: 9, Name: "Post Run actions/checkout@v5", Status: "completed", Conclusion: "skipped",
+						StartedAt: at(t, "2026-03-02T09:31:38Z"), CompletedAt: at(t, "2026-03-02T09:31:38Z")},
+					{Number: 10, Name: "Complete job", Status: "completed", Conclusion: "success",
+						StartedAt: at(t, "2026-03-02T09:31:38Z"), CompletedAt: at(t, "2026-03-02T09:31:39Z")},
 				},
 			}}},
 	}}
@@ -167,6 +174,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "job bad timestamp", event: EventWorkflowJob, payload: readTestdata(t, "workflow_job.bad-timestamp.json"), want: `workflow_job.completed_at "soon" is not an RFC 3339 time`},
 		{name: "job labels not an array", event: EventWorkflowJob, payload: []byte(`{"action": "queued", "workflow_job": {"id": 1, "run_id": 2, "labels": "linux"}}`), want: "workflow_job.labels must be a JSON array, not string"},
 		{name: "job step number a string", event: EventWorkflowJob, payload: []byte(`{"action": "queued", "workflow_job": {"id": 1, "run_id": 2, "steps": [{"number": "1"}]}}`), want: "workflow_job.steps.number must be a JSON number, not string"},
+		{name: "job step bad timestamp", event: EventWorkflowJob, payload: []byte(`{"action": "in_progress", "workflow_job": {"id": 1, "run_id": 2, "steps": [{"number": 1}, {"number": 2, "started_at": "now"}]}}`), want: `workflow_job.steps[1].started_at "now" is not an RFC 3339 time`},
 		{name: "job repository missing", event: EventWorkflowJob, payload: []byte(`{"action": "queued", "workflow_job": {"id": 1, "run_id": 2}}`), want: "payload has no repository.full_name"},
 
 		{name: "ping", event: EventPing, payload: readTestdata(t, "ping.json"), ignored: true, want: `event type "ping"`},

@@ -16,6 +16,7 @@ package sso
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -77,9 +78,12 @@ type Options struct {
 	// need the same key. Empty means a random key per process: sessions
 	// then end when the process restarts and do not work across replicas.
 	SessionKey []byte
-	// HTTPClient reaches the provider; nil means one with system roots
-	// and the timeouts above. Its responses are bounded to
-	// MaxProviderBody either way.
+	// RootCAs verify the provider's TLS certificate; nil means the
+	// system's roots. Ignored when HTTPClient is set.
+	RootCAs *x509.CertPool
+	// HTTPClient reaches the provider; nil means one with RootCAs and
+	// the timeouts above. Its responses are bounded to MaxProviderBody
+	// either way.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -151,7 +155,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		opts:   opts,
 		seal:   s,
-		http:   boundedClient(opts.HTTPClient),
+		http:   boundedClient(opts.HTTPClient, opts.RootCAs),
 		scopes: scopes,
 		home:   strings.TrimSuffix(opts.RedirectURL, CallbackPath) + "/",
 	}, nil
@@ -213,12 +217,12 @@ func (c *Client) clientContext(ctx context.Context) context.Context {
 // boundedClient is base (or a default client with named timeouts) whose
 // response bodies are cut off after MaxProviderBody, since go-oidc reads
 // them whole.
-func boundedClient(base *http.Client) *http.Client {
+func boundedClient(base *http.Client, roots *x509.CertPool) *http.Client {
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSHandshakeTimeout = providerTLSHandshakeTimeout
 		tr.ResponseHeaderTimeout = providerResponseHeaderTimeout
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 		base = &http.Client{Transport: tr, Timeout: ProviderTimeout}
 	}
 	c := *base

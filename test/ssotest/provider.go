@@ -120,6 +120,13 @@ func (p *Provider) SignIn(u User) {
 	p.user = &u
 }
 
+// SetTokenTTL changes the lifetime of the ID tokens issued from now on.
+func (p *Provider) SetTokenTTL(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.TokenTTL = d
+}
+
 // ForgeNonce makes ID tokens carry nonce instead of the one asked for, as
 // a replayed or injected token would.
 func (p *Provider) ForgeNonce(nonce string) {
@@ -146,8 +153,11 @@ func (p *Provider) EndSessions() []url.Values {
 // endpoint would, for audience aud.
 func (p *Provider) IDToken(u User, aud, nonce string) (string, error) {
 	now := time.Now()
+	p.mu.Lock()
+	ttl := p.opts.TokenTTL
+	p.mu.Unlock()
 	claims := map[string]any{
-		"iss": p.URL, "aud": aud, "sub": u.Subject, "iat": now.Unix(), "exp": now.Add(p.opts.TokenTTL).Unix(),
+		"iss": p.URL, "aud": aud, "sub": u.Subject, "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
 		"email": u.Email, "email_verified": true, "groups": u.Groups,
 	}
 	if nonce != "" {
@@ -286,8 +296,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	out := map[string]any{"access_token": randomString(), "token_type": "Bearer",
-		"expires_in": int(p.opts.TokenTTL.Seconds()), "id_token": idToken}
+	out := map[string]any{"access_token": randomString(), "token_type": "Bearer", "id_token": idToken}
 	if !p.opts.NoRefreshTokens {
 		rt := randomString()
 		p.mu.Lock()

@@ -171,8 +171,8 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, c call, action wire
 		writeActionError(w, http.StatusInternalServerError, "InternalError", "cannot encode the patch")
 		return
 	}
-	token, _, _ := auth.TokenFrom(r)
-	if err := s.patchAsUser(r.Context(), token, sc, patch); err != nil {
+	cred, _ := s.credential(r)
+	if err := s.patchAsUser(r.Context(), cred.token, sc, patch); err != nil {
 		status, reason, msg := apiRefusal(err, verb, sc)
 		if status >= http.StatusInternalServerError {
 			log.Error(err, "patching a cast as its user failed", "user", user, "namespace", sc.Namespace, "name", sc.Name)

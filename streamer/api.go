@@ -78,7 +78,8 @@ func (s *Server) identified(serve func(http.ResponseWriter, *http.Request, auth.
 // (an office NAT, an ingress, a stale browser tab next to a fresh one).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
 	ip := s.clientIP(r)
-	token, _, ok := auth.TokenFrom(r)
+	cred, ok := s.credential(r)
+	token := cred.token
 	if !ok {
 		s.unauthenticated(w, r, ip, "no bearer token or session cookie")
 		return auth.Identity{}, false
@@ -100,6 +101,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 		logf.FromContext(r.Context()).Error(err, "token review failed", "ip", ip)
 		httpserve.WriteText(w, http.StatusServiceUnavailable, "cannot verify the token right now, retry shortly")
 		return id, false
+	}
+	if cred.sso {
+		id.ExpiresAt = earliest(id.ExpiresAt, cred.expiresAt)
 	}
 	return id, true
 }
@@ -291,13 +295,24 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimSpace(in.Token)
 	r.Header.Set("Authorization", "Bearer "+token)
 	s.identified(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
+		s.endSSOSession(w, r) // one session at a time
 		http.SetCookie(w, auth.SessionCookie(token, id.ExpiresAt, s.https(r)))
-		s.writeIdentity(w, id)
+		s.writeIdentity(w, id, false)
 	}).ServeHTTP(w, r)
 }
 
+// deleteSession signs out: it clears the session cookies and, for a
+// single sign-on session at a provider that supports it, answers
+// {"endSessionURL": ...} for the dashboard to sign out there too.
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, auth.ClearSessionCookie(s.https(r)))
+	if end := s.endSSOSession(w, r); end != "" {
+		b, _ := json.Marshal(struct {
+			EndSessionURL string `json:"endSessionURL"`
+		}{end})
+		writeJSON(w, b)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -305,8 +320,9 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 // streams this replica holds: EventSource hides a stream's 429, and the
 // JSON endpoints a dashboard asks instead are not bound by stream slots,
 // so this is how it learns that too many streams are open.
-func (s *Server) whoAmI(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
-	s.writeIdentity(w, id)
+func (s *Server) whoAmI(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+	cred, _ := s.credential(r)
+	s.writeIdentity(w, id, cred.sso)
 }
 
 // streamCount is a user's open streams on this replica, and the most allowed.
@@ -315,13 +331,16 @@ type streamCount struct {
 	Max  int `json:"max"`
 }
 
-func (s *Server) writeIdentity(w http.ResponseWriter, id auth.Identity) {
+// writeIdentity answers who is signed in; sso tells the dashboard the
+// session came from single sign-on, so it renews it before expiresAt.
+func (s *Server) writeIdentity(w http.ResponseWriter, id auth.Identity, sso bool) {
 	out := struct {
 		User      string      `json:"user"`
 		Groups    []string    `json:"groups"`
 		ExpiresAt *time.Time  `json:"expiresAt,omitempty"`
+		SSO       bool        `json:"sso,omitempty"`
 		Streams   streamCount `json:"streams"`
-	}{User: id.User.GetName(), Groups: id.User.GetGroups(), Streams: streamCount{
+	}{User: id.User.GetName(), Groups: id.User.GetGroups(), SSO: sso, Streams: streamCount{
 		Open: s.limiter.OpenStreams(id.User.GetName()), Max: s.limiter.MaxStreams(),
 	}}
 	if !id.ExpiresAt.IsZero() {

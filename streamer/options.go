@@ -7,6 +7,8 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+
+	"github.com/spell-platform/cast-operator/streamer/sso"
 )
 
 // Options configures the streamer. Zero values take the defaults below.
@@ -55,6 +57,9 @@ type Options struct {
 	// (cancel, re-run) use it with its credentials replaced by the
 	// caller's own token. Nil turns actions off: they answer 501.
 	RESTConfig *rest.Config
+	// SSO lets the dashboard sign in through an OpenID Connect provider;
+	// off unless SSO.IssuerURL is set. Pasted tokens keep working.
+	SSO sso.Options
 	// Clock tells token expiry apart from wall time in tests; nil means
 	// real time.
 	Clock clock.PassiveClock

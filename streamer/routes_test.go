@@ -32,6 +32,10 @@ func TestDashboardMountsBesideTheAPI(t *testing.T) {
 		{http.MethodGet, "/api/v1/casts", http.StatusUnauthorized, "no bearer token"},
 		{http.MethodGet, "/api/v1/session", http.StatusUnauthorized, "no bearer token"},
 		{http.MethodDelete, "/api/v1/session", http.StatusNoContent, ""},
+		{http.MethodGet, "/api/v1/session/methods", http.StatusOK, `{"token":true,"sso":false}`},
+		{http.MethodGet, "/api/v1/oidc/login", http.StatusNotFound, "single sign-on is not configured"},
+		{http.MethodGet, "/api/v1/oidc/callback", http.StatusNotFound, "single sign-on is not configured"},
+		{http.MethodPost, "/api/v1/oidc/refresh", http.StatusNotFound, "single sign-on is not configured"},
 		{http.MethodGet, "/api/v1/typo", http.StatusNotFound, ""},
 		{http.MethodPost, "/", http.StatusMethodNotAllowed, ""},
 	} {

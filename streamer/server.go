@@ -27,6 +27,7 @@ import (
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/dashboard"
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/sso"
 )
 
 // Server is the streamer's HTTP server. It is a manager.Runnable, so it
@@ -39,6 +40,8 @@ type Server struct {
 	authz   *auth.Authorizer
 	limiter *admission.Limiter
 	api     *apiHealth
+	// sso runs single sign-on; nil when it is not configured.
+	sso *sso.Client
 	// userCfg reaches the API server with no credentials of its own;
 	// actions add the caller's token (actions.go). Nil: no actions.
 	userCfg *rest.Config
@@ -65,6 +68,12 @@ func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("creating the authorizer: %w", err)
 	}
+	var single *sso.Client
+	if opts.SSO.Enabled() {
+		if single, err = sso.New(opts.SSO); err != nil {
+			return nil, fmt.Errorf("configuring single sign-on: %w", err)
+		}
+	}
 	return &Server{
 		opts:  opts,
 		cache: c,
@@ -77,6 +86,7 @@ func New(opts Options, c cache.Cache, kube kubernetes.Interface) (*Server, error
 			IPRate: opts.IPRate, IPBurst: max(int(opts.IPRate*60)/4, 5),
 		}),
 		api:      newAPIHealth(kube),
+		sso:      single,
 		userCfg:  userConfig(opts.RESTConfig),
 		stopping: make(chan struct{}),
 	}, nil
@@ -240,6 +250,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/session", s.createSession)
 	mux.HandleFunc("DELETE /api/v1/session", s.deleteSession)
 	mux.Handle("GET /api/v1/session", s.identified(s.whoAmI))
+	mux.HandleFunc("GET /api/v1/session/methods", s.signInMethods)
+	mux.HandleFunc("GET /api/v1/oidc/login", s.ssoLogin)
+	mux.HandleFunc("GET /api/v1/oidc/callback", s.ssoCallback)
+	mux.HandleFunc("POST /api/v1/oidc/refresh", s.ssoRefresh)
 
 	mux.Handle("GET /api/v1/casts/events", s.streamAPI(s.streamCollection))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.streamAPI(s.streamCollection))

@@ -22,6 +22,7 @@ type Flags struct {
 	proxies       string
 	userPerMinute int
 	ipPerMinute   int
+	oidc          oidcFlags
 }
 
 // Bind registers the flags on fs; bindDefault is the command's address.
@@ -41,6 +42,7 @@ func (f *Flags) Bind(fs *flag.FlagSet, bindDefault string) {
 	fs.StringVar(&f.audiences, "token-audiences", "", "comma-separated token audiences accepted; empty means the API server's own")
 	fs.IntVar(&f.userPerMinute, "user-requests-per-minute", streamer.DefaultUserPerMinute, "new requests allowed per identity per minute")
 	fs.IntVar(&f.ipPerMinute, "anonymous-requests-per-minute", streamer.DefaultIPPerMinute, "requests without a valid token allowed per client address per minute; tokens the streamer has seen accepted are never counted or refused by it")
+	f.oidc.bind(fs)
 }
 
 func (f *Flags) options() (streamer.Options, error) {
@@ -57,6 +59,9 @@ func (f *Flags) options() (streamer.Options, error) {
 	o.AllowedOrigins = splitList(f.origins)
 	o.UserRate = rate.Limit(f.userPerMinute) / 60
 	o.IPRate = rate.Limit(f.ipPerMinute) / 60
+	if o.SSO, err = f.oidc.options(); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 

@@ -37,13 +37,29 @@ type streamerProc struct {
 // tune changes its options (short intervals by default).
 func startStreamer(tune ...func(*streamer.Options)) *streamerProc {
 	GinkgoHelper()
+	return serveStreamer(listenLoopback(), tune...)
+}
+
+// listenLoopback is a listener on a free loopback port, for a streamer
+// whose options need its URL before it starts.
+func listenLoopback() net.Listener {
+	GinkgoHelper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	return ln
+}
+
+// serveStreamer is startStreamer on ln.
+func serveStreamer(ln net.Listener, tune ...func(*streamer.Options)) *streamerProc {
+	GinkgoHelper()
 	opts := streamer.Options{Retry: 500 * time.Millisecond, HeartbeatInterval: time.Second}
 	for _, t := range tune {
 		t(&opts)
 	}
 	srv, err := streamer.New(opts, castCache, kube)
-	Expect(err).NotTo(HaveOccurred())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = ln.Close()
+	}
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), logf.Log))
 	p := &streamerProc{url: &url.URL{Scheme: "http", Host: ln.Addr().String()}, cancel: cancel, done: make(chan error, 1)}

@@ -20,6 +20,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/test/kubetest"
+	"github.com/spell-platform/cast-operator/test/ssotest"
 )
 
 // The browser test drives Debian's chromium against a real streamer on a
@@ -33,6 +34,16 @@ var (
 	castCache cache.Cache // what the streamers under test read Casts through
 	// auditLog is kube-apiserver's audit log of requests on Casts.
 	auditLog string
+	// idp is the OpenID Connect provider kube-apiserver trusts, for the
+	// single sign-on specs.
+	idp *ssotest.Provider
+)
+
+// The client the dashboard signs in as at idp, and the prefix
+// kube-apiserver puts before the "email" claim to make user names.
+const (
+	ssoClientID   = "cast-dashboard"
+	ssoUserPrefix = "oidc:"
 )
 
 func TestDashboard(t *testing.T) {
@@ -53,7 +64,13 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	auditLog = filepath.Join(dir, "audit.log")
-	cluster, err = kubetest.Start(kubetest.WithCache(), kubetest.WithAuditLog(auditLog))
+	// The provider serves before kube-apiserver starts, which fetches its
+	// discovery document and keys.
+	idp, err = ssotest.Start(ssotest.Options{ClientID: ssoClientID})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(idp.Close)
+	cluster, err = kubetest.Start(kubetest.WithCache(), kubetest.WithAuditLog(auditLog), kubetest.WithJWTIssuers(kubetest.JWTIssuer{
+		URL: idp.URL, CertificateAuthority: idp.CAPEM, Audience: ssoClientID, UsernamePrefix: ssoUserPrefix}))
 	Expect(err).NotTo(HaveOccurred())
 	k8s, kube, castCache = cluster.Client, cluster.Kube, cluster.Cache
 })

@@ -35,6 +35,8 @@ type Cluster struct {
 	// nil unless the cluster was started WithCache.
 	Cache     cache.Cache
 	stopCache context.CancelFunc
+	// tmpDir holds files kube-apiserver reads; removed at Stop.
+	tmpDir string
 }
 
 // Option changes how Start sets the cluster up.
@@ -43,6 +45,7 @@ type Option func(*options)
 type options struct {
 	cache    bool
 	auditLog string
+	issuers  []JWTIssuer
 }
 
 // WithCache also starts an informer cache and waits until it has synced.
@@ -79,6 +82,12 @@ func Start(opts ...Option) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	var authnDir string
+	if len(o.issuers) > 0 {
+		if authnDir, err = configureJWTIssuers(env, o.issuers); err != nil {
+			return nil, err
+		}
+	}
 	if o.auditLog != "" {
 		policy := o.auditLog + ".policy.yaml"
 		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
@@ -92,9 +101,9 @@ func Start(opts ...Option) (*Cluster, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		// envtest can fail after its processes are up (kubeconfig, CRDs).
-		return nil, errors.Join(fmt.Errorf("starting the control plane: %w", err), env.Stop())
+		return nil, errors.Join(fmt.Errorf("starting the control plane: %w", err), env.Stop(), removeAll(authnDir))
 	}
-	c := &Cluster{Env: env, Config: cfg}
+	c := &Cluster{Env: env, Config: cfg, tmpDir: authnDir}
 	if err := c.connect(o); err != nil {
 		return nil, errors.Join(err, c.Stop())
 	}
@@ -135,7 +144,14 @@ func (c *Cluster) Stop() error {
 	if c.stopCache != nil {
 		c.stopCache()
 	}
-	return c.Env.Stop()
+	return errors.Join(c.Env.Stop(), removeAll(c.tmpDir))
+}
+
+func removeAll(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return os.RemoveAll(dir)
 }
 
 // Kubeconfig writes a kubeconfig for a cluster admin into dir and returns

@@ -70,6 +70,9 @@ type Grant struct {
 	Namespace string
 	// ServiceAccount is the subject, as namespace/name.
 	ServiceAccount client.ObjectKey
+	// User is the subject instead, by name, when set: someone the API
+	// server knows from elsewhere, such as an OIDC provider.
+	User string
 	// Verbs default to ReadVerbs.
 	Verbs []string
 	// ResourceNames limit the grant to these Casts.
@@ -79,8 +82,21 @@ type Grant struct {
 // name is stable for equal grants, so granting twice is harmless, and
 // distinct for different ones.
 func (g Grant) name() string {
-	sum := sha256.Sum256([]byte(strings.Join(g.Verbs, ",") + "|" + strings.Join(g.ResourceNames, ",")))
+	sum := sha256.Sum256([]byte(strings.Join(g.Verbs, ",") + "|" + strings.Join(g.ResourceNames, ",") + "|" + g.User))
+	if g.User != "" {
+		return "casts-user-" + hex.EncodeToString(sum[:8])
+	}
 	return fmt.Sprintf("casts-%s-%s-%s", g.ServiceAccount.Namespace, g.ServiceAccount.Name, hex.EncodeToString(sum[:4]))
+}
+
+// subject is who the grant is for, as RBAC and SubjectAccessReview name it.
+func (g Grant) subject() (rbacv1.Subject, string, []string) {
+	if g.User != "" {
+		return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: g.User}, g.User, nil
+	}
+	sa := g.ServiceAccount
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: sa.Namespace},
+		serviceaccount.MakeUsername(sa.Namespace, sa.Name), serviceaccount.MakeGroupNames(sa.Namespace)
 }
 
 // Allow creates the Role (or ClusterRole) and binding that give the grant.
@@ -92,7 +108,8 @@ func Allow(ctx context.Context, kube kubernetes.Interface, g Grant) error {
 	name := g.name()
 	rules := []rbacv1.PolicyRule{{APIGroups: []string{castv1alpha1.GroupVersion.Group}, Resources: []string{"casts"},
 		Verbs: g.Verbs, ResourceNames: g.ResourceNames}}
-	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: g.ServiceAccount.Name, Namespace: g.ServiceAccount.Namespace}}
+	subject, who, _ := g.subject()
+	subjects := []rbacv1.Subject{subject}
 	rbac := kube.RbacV1()
 	var err error
 	if g.Namespace == "" {
@@ -111,7 +128,7 @@ func Allow(ctx context.Context, kube kubernetes.Interface, g Grant) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("granting %v on casts to %s: %w", g.Verbs, g.ServiceAccount, err)
+		return fmt.Errorf("granting %v on casts to %s: %w", g.Verbs, who, err)
 	}
 	return waitGranted(ctx, kube, g)
 }
@@ -123,15 +140,15 @@ const grantTimeout = 30 * time.Second
 // waitGranted returns once the API server allows every verb of g: a
 // request made right after a binding is created can still be refused.
 func waitGranted(ctx context.Context, kube kubernetes.Interface, g Grant) error {
-	sa := g.ServiceAccount
+	_, who, groups := g.subject()
 	name := ""
 	if len(g.ResourceNames) > 0 {
 		name = g.ResourceNames[0]
 	}
 	for _, verb := range g.Verbs {
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   serviceaccount.MakeUsername(sa.Namespace, sa.Name),
-			Groups: serviceaccount.MakeGroupNames(sa.Namespace),
+			User:   who,
+			Groups: groups,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: g.Namespace, Verb: verb,
 				Group: castv1alpha1.GroupVersion.Group, Resource: "casts", Name: name},
 		}}
@@ -143,7 +160,7 @@ func waitGranted(ctx context.Context, kube kubernetes.Interface, g Grant) error 
 			return out.Status.Allowed, nil
 		})
 		if err != nil {
-			return fmt.Errorf("waiting for the API server to allow %s on casts to %s: %w", verb, sa, err)
+			return fmt.Errorf("waiting for the API server to allow %s on casts to %s: %w", verb, who, err)
 		}
 	}
 	return nil

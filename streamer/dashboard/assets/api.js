@@ -80,8 +80,30 @@ export function signIn(token) {
   return request(`${API}/session`, { method: 'POST', body: { token } });
 }
 
+/**
+ * Ends the session. For a single sign-on session it resolves to
+ * {endSessionURL} when the provider can sign the user out too, else null.
+ */
 export function signOut() {
   return request(`${API}/session`, { method: 'DELETE' });
+}
+
+/** The ways in this streamer offers: {token: true, sso: bool}. */
+export async function signInMethods() {
+  try {
+    return await request(`${API}/session/methods`);
+  } catch {
+    return { token: true, sso: false };
+  }
+}
+
+/**
+ * Renews a single sign-on session before its ID token expires; resolves
+ * to who is signed in, as whoAmI does. The refresh token stays in its
+ * HttpOnly cookie.
+ */
+export function refreshSession() {
+  return request(`${API}/oidc/refresh`, { method: 'POST' });
 }
 
 /** The JSON for a scope: {items: [...]} for a collection, a snapshot for one Cast. */

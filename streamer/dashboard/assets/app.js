@@ -2,9 +2,10 @@
 // the list feed, the detail feed and the clock that ticks durations.
 
 import { Actions } from './actions.js';
-import { ApiError, signIn, signOut, whoAmI } from './api.js';
+import { ApiError, signIn, whoAmI } from './api.js';
 import { hideDetailAlert, renderDetail, resetDetail, setDetailStream, showDetailAlert, tickDetail } from './detail.js';
 import { clock, isTerminal, phaseLabel, phaseOf, validNamespace } from './format.js';
+import { endSession, keepSession, offerSSO } from './session.js';
 import { Feed } from './stream.js';
 import { CastTable, el, setConnection, setLastUpdate, toast } from './view.js';
 
@@ -78,6 +79,7 @@ function showView(name) {
 
 function signedIn(me) {
   app.user = me;
+  keepSession(me, (renewed) => (app.user = renewed), () => showSignIn('Your session is about to expire — sign in again.'));
   $('user-name').textContent = me.user;
   $('user-name').title = me.expiresAt ? `Signed in as ${me.user} until ${clock(new Date(me.expiresAt))}` : `Signed in as ${me.user}`;
   $('signin-error').hidden = true;
@@ -86,6 +88,7 @@ function signedIn(me) {
 
 function showSignIn(message) {
   stopAll();
+  keepSession(null);
   app.user = null;
   table.clear();
   app.casts.clear();
@@ -144,12 +147,7 @@ function signInError(e) {
 
 async function onSignOut() {
   stopAll();
-  try {
-    await signOut();
-  } catch {
-    // The cookie may outlive a failed request; the page forgets it anyway.
-  }
-  showSignIn();
+  if (!(await endSession())) showSignIn();
 }
 
 function stopAll() {
@@ -380,6 +378,7 @@ async function start() {
   });
   setInterval(tick, 1000);
 
+  offerSSO($('sso-signin'));
   setConnection('connecting');
   // Until the streamer answers, show the form with the reason and ask again
   // now and then; a sign-in in the meantime ends the loop.

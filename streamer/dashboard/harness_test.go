@@ -147,6 +147,8 @@ func startFront(backend *streamerProc) *frontServer {
 	mux.Handle("/api/", api)
 	mux.Handle("/healthz", proxy)
 	mux.Handle("/readyz", proxy)
+	// The browser client the dashboard imports, from the streamer itself.
+	mux.Handle("/js/", proxy)
 	mux.Handle("/", dashboard.Handler())
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

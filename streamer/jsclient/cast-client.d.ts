@@ -124,8 +124,8 @@ export interface Identity {
 }
 
 export interface ConnectionInfo {
-  /** For 'closed': why. 'complete' and 'deleted' end a single-Cast subscription. */
-  reason?: 'closed' | 'complete' | 'deleted' | 'error';
+  /** For 'closed': why. 'complete' and 'deleted' end a single-Cast subscription; close() itself is not reported. */
+  reason?: 'complete' | 'deleted' | 'error';
   /** For 'reconnecting': milliseconds until the next attempt, when one is scheduled. */
   retryIn?: number;
   /** What made it reconnect or close, when known. */

@@ -105,13 +105,15 @@ class Subscription {
     this.stop('closed');
   }
 
+  /** Ends for good; tells onConnectionChange unless the consumer asked for it (close). */
   stop(reason, error) {
     if (this.state === 'closed') return;
     clearTimeout(this.timer);
     this.closeStream();
     this.aborter.abort();
     globalThis.removeEventListener?.('online', this.onOnline);
-    this.setState('closed', error ? { reason, error } : { reason });
+    if (reason === 'closed') this.state = 'closed';
+    else this.setState('closed', error ? { reason, error } : { reason });
   }
 
   /** Retries at once instead of waiting out a backoff: the network came back. */

@@ -46,6 +46,9 @@ func TestCORSIsClosedUnlessAnOriginIsAllowed(t *testing.T) {
 			if tt.wantAllowOrigin != "" && w.Header().Get("Access-Control-Allow-Credentials") != "true" {
 				t.Error("credentials not allowed for an allowed origin")
 			}
+			if got := w.Header().Get("Access-Control-Expose-Headers"); (got == "Retry-After") != (tt.wantAllowOrigin != "") {
+				t.Errorf("Access-Control-Expose-Headers %q: an allowed origin must read Retry-After, no other", got)
+			}
 		})
 	}
 }

@@ -68,7 +68,7 @@ class Subscription {
     };
     const { base, cross } = endpoint(this.baseUrl);
     const url = new URL(paths(this.scope).events, base);
-    if (only) url.searchParams.set('events', [...only].join(','));
+    if (only) url.search += `${url.search ? '&' : '?'}events=${[...only].join(',')}`;
     /** The stream's URL (read-only). */
     this.url = url.href;
     this.cross = cross;

@@ -164,7 +164,10 @@ export interface Handlers {
 }
 
 export interface ClientOptions {
-  /** The streamer's URL when it is not the page's origin; needs the page's origin in its --allowed-origins. */
+  /**
+   * The streamer's URL when it is not the page's origin; needs the page's
+   * origin in its --allowed-origins. Defaults to the page's own location.
+   */
   baseUrl?: string | URL;
 }
 

@@ -203,3 +203,28 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// The module runs inside the dashboard's strict Content-Security-Policy
+// and in other teams' pages: no eval, no HTML injection, no storage of
+// its own, no hosts of its own, and files small enough to read.
+func TestModuleStaysSafeForStrictPages(t *testing.T) {
+	m, err := ReadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range m.Files {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for _, banned := range []string{"eval(", "new Function", "innerHTML", "localStorage", "sessionStorage", "document.cookie", "http://", "https://"} {
+			if strings.Contains(text, banned) {
+				t.Errorf("%s uses %s", name, banned)
+			}
+		}
+		if lines := strings.Count(text, "\n"); lines > 400 {
+			t.Errorf("%s has %d lines; keep the files small and readable", name, lines)
+		}
+	}
+}

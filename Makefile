@@ -33,7 +33,7 @@ SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
 .PHONY: all
-all: build
+all: build js-client
 
 ##@ General
 
@@ -121,6 +121,11 @@ run: manifests generate envtest ## Run controller and streamer on a local contro
 .PHONY: build
 build: manifests generate vet ## Build the static manager binary into bin/ (the image's build; no dev command).
 	CGO_ENABLED=0 go build -trimpath -ldflags="$(LDFLAGS)" -o $(LOCALBIN)/cast-operator .
+
+.PHONY: js-client
+js-client: ## Pack the browser client (streamer/jsclient, served at /js/v1/) into bin/spell-platform-cast-client-<version>.tgz for npm.
+	@mkdir -p $(LOCALBIN)
+	npm pack ./streamer/jsclient --pack-destination $(LOCALBIN) --ignore-scripts --loglevel=warn
 
 .PHONY: kubectl-cast
 kubectl-cast: ## Build the kubectl plugin into bin/kubectl-cast (on your PATH, kubectl runs it as `kubectl cast`).

@@ -46,6 +46,9 @@ func TestCORSIsClosedUnlessAnOriginIsAllowed(t *testing.T) {
 			if tt.wantAllowOrigin != "" && w.Header().Get("Access-Control-Allow-Credentials") != "true" {
 				t.Error("credentials not allowed for an allowed origin")
 			}
+			if got := w.Header().Get("Access-Control-Expose-Headers"); (got == "Retry-After") != (tt.wantAllowOrigin != "") {
+				t.Errorf("Access-Control-Expose-Headers %q: an allowed origin must read Retry-After, no other", got)
+			}
 		})
 	}
 }
@@ -71,6 +74,27 @@ func TestActionPreflightOnlyForAllowedOrigins(t *testing.T) {
 		allowsHeader := strings.Contains(w.Header().Get("Access-Control-Allow-Headers"), wire.ActionHeader)
 		if allowsHeader != (want == http.StatusNoContent) {
 			t.Errorf("preflight from %s: Access-Control-Allow-Headers %q", origin, w.Header().Get("Access-Control-Allow-Headers"))
+		}
+	}
+}
+
+// The browser client is imported as a module, a CORS request: a page on a
+// listed origin may import it, any other may not read it.
+func TestClientModuleFollowsAllowedOrigins(t *testing.T) {
+	srv, err := New(Options{AllowedOrigins: []string{"https://dash.example"}}, nil, fake.NewSimpleClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for origin, want := range map[string]string{"https://evil.example": "", "https://dash.example": "https://dash.example"} {
+		r := httptest.NewRequest(http.MethodGet, "/js/v1/cast-client.js", nil)
+		r.Header.Set("Origin", origin)
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+			t.Errorf("GET from %s: %d %q, want 200 text/javascript", origin, w.Code, w.Header().Get("Content-Type"))
+		}
+		if got := w.Header().Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("GET from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/spell-platform/cast-operator/streamer/auth"
 	"github.com/spell-platform/cast-operator/streamer/dashboard"
 	"github.com/spell-platform/cast-operator/streamer/hub"
+	"github.com/spell-platform/cast-operator/streamer/jsclient"
 	"github.com/spell-platform/cast-operator/streamer/sso"
 )
 
@@ -264,6 +265,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/{name}/actions", s.castAPI(s.castActions))
 	mux.Handle("POST /api/v1/namespaces/{namespace}/casts/{name}/cancel", requireActionHeader(s.castAPI(s.cancelCast)))
 	mux.Handle("POST /api/v1/namespaces/{namespace}/casts/{name}/rerun", requireActionHeader(s.castAPI(s.rerunCast)))
+	// The browser client, for the dashboard and for teams' own pages.
+	mux.Handle("GET "+jsclient.Prefix, jsclient.Handler())
 	// The dashboard takes every other GET; the routes above are more specific.
 	mux.Handle("GET /", dashboard.Handler())
 	return s.withCORS(mux)

@@ -65,7 +65,7 @@ func TestAssetsHaveTheirContentTypes(t *testing.T) {
 	h := Handler()
 	for path, ct := range map[string]string{
 		"/assets/app.js":      "text/javascript; charset=utf-8",
-		"/assets/stream.js":   "text/javascript; charset=utf-8",
+		"/assets/api.js":      "text/javascript; charset=utf-8",
 		"/assets/style.css":   "text/css; charset=utf-8",
 		"/assets/favicon.svg": "image/svg+xml",
 	} {

@@ -104,13 +104,16 @@ type frontServer struct {
 	streams  map[*http.Request]context.CancelFunc
 	// lastEventIDs are the Last-Event-ID headers of stream requests, by path.
 	lastEventIDs map[string][]string
+	// wire holds the events the streamer sent on streams, by path.
+	wire map[string][]wireEvent
 }
 
 // startFront serves dashboard.Handler() and proxies the streamer's paths to
 // backend, as one origin, the way the streamer will serve both itself.
 func startFront(backend *streamerProc) *frontServer {
 	GinkgoHelper()
-	f := &frontServer{hits: map[string]int{}, lastEventIDs: map[string][]string{}, streams: map[*http.Request]context.CancelFunc{}}
+	f := &frontServer{hits: map[string]int{}, lastEventIDs: map[string][]string{}, wire: map[string][]wireEvent{},
+		streams: map[*http.Request]context.CancelFunc{}}
 	f.target.Store(backend.url)
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(pr *httputil.ProxyRequest) { pr.SetURL(f.target.Load()) },
@@ -144,6 +147,13 @@ func startFront(backend *streamerProc) *frontServer {
 		}
 		f.mu.Unlock()
 		if refuse != nil {
+			// As the streamer would for the origin it allows: a page on
+			// another origin must be able to read the refusal.
+			if origin := r.Header.Get("Origin"); origin != "" {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+			}
 			refuse(w)
 			return
 		}
@@ -157,12 +167,17 @@ func startFront(backend *streamerProc) *frontServer {
 				return
 			}
 		}
+		if stream {
+			w = f.tap(r.URL.Path, w)
+		}
 		proxy.ServeHTTP(w, r)
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/healthz", proxy)
 	mux.Handle("/readyz", proxy)
+	// The browser client the dashboard imports, from the streamer itself.
+	mux.Handle("/js/", proxy)
 	mux.Handle("/", dashboard.Handler())
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,12 +1,14 @@
 // Wiring: session, routing (#/namespaces/{ns}, #/all, .../casts/{name}),
-// the list feed, the detail feed and the clock that ticks durations.
+// the list's subscription, the detail's and the clock that ticks durations.
+// Subscriptions come from the browser client the streamer serves at
+// /js/v1/, the same one other teams' pages use.
 
 import { Actions } from './actions.js';
 import { ApiError, signIn, whoAmI } from './api.js';
 import { hideDetailAlert, renderDetail, resetDetail, setDetailStream, showDetailAlert, tickDetail } from './detail.js';
-import { clock, isTerminal, phaseLabel, phaseOf, validNamespace } from './format.js';
+import { clock, isTerminal, phaseLabel, phaseOf, shownState, tooManyText, validNamespace, withoutPrefix } from './format.js';
 import { endSession, keepSession, offerSSO } from './session.js';
-import { Feed } from './stream.js';
+import { subscribe } from '../js/v1/cast-client.js';
 import { CastTable, el, setConnection, setLastUpdate, toast } from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -17,11 +19,11 @@ const app = {
   scope: { namespace: 'default' },
   /** castId → {snap, receivedAt} */
   casts: new Map(),
-  listFeed: null,
+  listSub: null,
   listSynced: false,
   /** {namespace, name} of the open detail view, or null. */
   detail: null,
-  detailFeed: null,
+  detailSub: null,
   detailEntry: null,
 };
 
@@ -61,7 +63,7 @@ function parseHash() {
 function applyRoute() {
   if (!app.user) return;
   const { scope, detail } = parseHash();
-  if (scope.namespace !== app.scope.namespace || !app.listFeed) startList(scope);
+  if (scope.namespace !== app.scope.namespace || !app.listSub) startList(scope);
   const same = detail && app.detail && detail.namespace === app.detail.namespace && detail.name === app.detail.name;
   if (detail && !same) openDetail(detail);
   if (!detail && app.detail) closeDetail();
@@ -151,17 +153,17 @@ async function onSignOut() {
 }
 
 function stopAll() {
-  app.listFeed?.stop();
-  app.listFeed = null;
-  app.detailFeed?.stop();
-  app.detailFeed = null;
+  app.listSub?.close();
+  app.listSub = null;
+  app.detailSub?.close();
+  app.detailSub = null;
   app.detail = null;
 }
 
 // ---- the list ----
 
 function startList(scope) {
-  app.listFeed?.stop();
+  app.listSub?.close();
   app.scope = scope;
   app.casts.clear();
   app.listSynced = false;
@@ -175,25 +177,28 @@ function startList(scope) {
   $('scope-label').textContent = scope.namespace ? `in ${scope.namespace}` : 'in all namespaces';
   document.title = `Casts · ${scope.namespace || 'all namespaces'}`;
   updateEmpty();
-  app.listFeed = new Feed(scope, {
-    upsert: upsertCast,
-    remove: removeCast,
-    synced(ids) {
-      if (ids) for (const id of [...app.casts.keys()]) if (!ids.has(id)) removeCast(id);
+  const sub = subscribe({ namespace: scope.namespace }, {
+    onStatus: upsertCast,
+    onProgress: upsertCast,
+    onComplete: upsertCast,
+    onDeleted: (snap) => removeCast(snap.castId),
+    onSynced() {
       app.listSynced = true;
       updateEmpty();
+      setLastUpdate(sub.lastUpdate);
     },
-    state(state) {
-      setConnection(state);
+    onConnectionChange(state, info) {
+      setConnection(shownState(state, info));
       if (state === 'live' || state === 'polling') hideListAlert('retry');
     },
-    activity: setLastUpdate,
-    failure: listFailure,
+    onError: listFailure,
   });
-  app.listFeed.start();
+  app.listSub = sub;
+  setConnection(sub.state);
 }
 
 function upsertCast(snap) {
+  setLastUpdate(new Date());
   const prev = app.casts.get(snap.castId);
   const entry = { snap, receivedAt: performance.now() };
   app.casts.set(snap.castId, entry);
@@ -203,11 +208,12 @@ function upsertCast(snap) {
   if (prev && phaseOf(prev.snap) !== phase) {
     toast(`${snap.name} ${phaseLabel(phase)}`, phase);
   }
-  if (app.detailFeed?.stopped && snap.castId === `${app.detail.namespace}/${app.detail.name}` && !isTerminal(phase)) openDetail(app.detail);
+  if (app.detailSub?.state === 'closed' && snap.castId === `${app.detail.namespace}/${app.detail.name}` && !isTerminal(phase)) openDetail(app.detail);
   updateEmpty();
 }
 
 function removeCast(castId) {
+  setLastUpdate(new Date());
   app.casts.delete(castId);
   table.remove(castId);
   updateEmpty();
@@ -241,20 +247,6 @@ function listFailure(err) {
     default:
       showListAlert(err.message, 'error', 'other');
   }
-}
-
-/** A 429 in words: too many open streams (err.streams), or too many requests. */
-function tooManyText(err) {
-  const s = err.streams;
-  if (s) {
-    return `Too many open streams (${s.open} of ${s.max}) for ${s.user} — close other dashboard tabs or CLIs; retrying in ${err.retryAfter} s.`;
-  }
-  return `Too many requests — retrying in ${err.retryAfter} s.`;
-}
-
-/** "forbidden: user … cannot …" reads better without the first word. */
-function withoutPrefix(message) {
-  return message.replace(/^forbidden:\s*/i, '');
 }
 
 function showListAlert(text, kind, reason) {
@@ -297,7 +289,7 @@ function onScopeSubmit(ev) {
   err.hidden = true;
   $('namespace').removeAttribute('aria-invalid');
   location.hash = hashFor({ namespace: all ? '' : ns }, null);
-  if (parseHash().scope.namespace === app.scope.namespace && app.listFeed) startList(app.scope);
+  if (parseHash().scope.namespace === app.scope.namespace && app.listSub) startList(app.scope);
 }
 
 // ---- the detail view ----
@@ -305,25 +297,29 @@ function onScopeSubmit(ev) {
 const actions = new Actions({ onExpired: () => sessionExpired() });
 
 function openDetail(detail) {
-  app.detailFeed?.stop();
+  app.detailSub?.close();
   app.detail = detail;
   app.detailEntry = null;
   resetDetail(detail.namespace, detail.name);
   actions.open(detail);
-  app.detailFeed = new Feed(detail, {
-    upsert(snap) {
-      app.detailEntry = { snap, receivedAt: performance.now() };
-      renderDetail(app.detailEntry, app.detailEntry.receivedAt);
-      hideDetailAlert();
-      actions.update(snap);
-    },
-    remove() {
+  const show = (snap) => {
+    setLastUpdate(new Date());
+    app.detailEntry = { snap, receivedAt: performance.now() };
+    renderDetail(app.detailEntry, app.detailEntry.receivedAt);
+    hideDetailAlert();
+    actions.update(snap);
+  };
+  app.detailSub = subscribe(detail, {
+    onStatus: show,
+    onProgress: show,
+    onComplete: show,
+    onDeleted() {
       showDetailAlert('This cast was deleted.', 'warn');
     },
-    synced() {},
-    state: setDetailStream,
-    activity: setLastUpdate,
-    failure(err) {
+    onConnectionChange(state, info) {
+      setDetailStream(shownState(state, info), { deleted: info.reason === 'deleted' });
+    },
+    onError(err) {
       if (err.status === 401) sessionExpired();
       else if (err.status === 403) showDetailAlert(`You may not see this cast: ${withoutPrefix(err.message)}`);
       else if (err.status === 404) showDetailAlert(`Cast ${detail.namespace}/${detail.name} was not found.`);
@@ -331,14 +327,14 @@ function openDetail(detail) {
       else showDetailAlert(err.message);
     },
   });
-  app.detailFeed.start();
+  setDetailStream(app.detailSub.state);
   requestAnimationFrame(() => $('detail-title').focus());
 }
 
 function closeDetail() {
   const was = app.detail;
-  app.detailFeed?.stop();
-  app.detailFeed = null;
+  app.detailSub?.close();
+  app.detailSub = null;
   app.detail = null;
   app.detailEntry = null;
   requestAnimationFrame(() => {
@@ -371,11 +367,8 @@ async function start() {
   });
   window.addEventListener('hashchange', applyRoute);
   window.addEventListener('offline', () => setConnection('offline'));
-  window.addEventListener('online', () => {
-    setConnection('reconnecting');
-    app.listFeed?.nudge();
-    app.detailFeed?.nudge();
-  });
+  // The client retries at once when the browser is back online.
+  window.addEventListener('online', () => setConnection(app.listSub?.state ?? 'idle'));
   setInterval(tick, 1000);
 
   offerSSO($('sso-signin'));

@@ -105,3 +105,27 @@ export function liveDuration(entry, nowMono) {
   }
   return base;
 }
+
+/**
+ * The connection state the page shows: the client's, except that a closed
+ * subscription is 'finished' when its Cast is done and 'stopped' when the
+ * streamer refused.
+ */
+export function shownState(state, info) {
+  if (state !== 'closed') return state;
+  return info.reason === 'complete' || info.reason === 'deleted' ? 'finished' : 'stopped';
+}
+
+/** A 429 in words: too many open streams (err.streams), or too many requests. */
+export function tooManyText(err) {
+  const s = err.streams;
+  if (s) {
+    return `Too many open streams (${s.open} of ${s.max}) for ${s.user} — close other dashboard tabs or CLIs; retrying in ${err.retryAfter} s.`;
+  }
+  return `Too many requests — retrying in ${err.retryAfter} s.`;
+}
+
+/** "forbidden: user … cannot …" reads better without the first word. */
+export function withoutPrefix(message) {
+  return message.replace(/^forbidden:\s*/i, '');
+}

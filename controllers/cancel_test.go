@@ -181,7 +181,9 @@ var _ = Describe("Cancel without deleting", func() {
 		Eventually(fetch(cast)).WithTimeout(time.Minute).Should(HaveField("Status.Cancel", And(Not(BeNil()),
 			HaveField("Result", castv1alpha1.CancelResultAlreadyFinished),
 			HaveField("Message", "run 6600 had already finished on GitHub; nothing was cancelled"))),
-			func() string { return fmt.Sprintf("status: %+v; GitHub saw %d cancels", fetch(cast)(Default).Status, cancelsOf(6600)) })
+			func() string {
+				return fmt.Sprintf("status: %+v; GitHub saw %d cancels", fetch(cast)(Default).Status, cancelsOf(6600))
+			})
 		Expect(fetch(cast)(Default).Status.Phase).NotTo(Equal(castv1alpha1.PhaseCancelled))
 		fakeGitHub.ClearFaults()
 		Eventually(fetch(cast)).Should(And(phase(castv1alpha1.PhaseSucceeded), conditionTrue(castv1alpha1.ConditionComplete)))

@@ -242,6 +242,17 @@ var _ = Describe("The chart's values schema", func() {
 		Entry("a misspelt key", "ingres: {enabled: true}", "ingres"),
 		Entry("replicas as a string", "streamer: {replicas: two}", "replicas"),
 		Entry("an HTTPRoute timeout that is no Gateway API duration", "httpRoute: {streamTimeout: 1 hour}", "streamTimeout"),
+		Entry("single sign-on without an issuer",
+			"streamer: {oidc: {enabled: true, clientID: c, redirectURL: 'https://c.example/api/v1/oidc/callback'}}",
+			"streamer.oidc.issuerURL is required when streamer.oidc.enabled is true"),
+		Entry("single sign-on without a client ID",
+			"streamer: {oidc: {enabled: true, issuerURL: 'https://dex.example', redirectURL: 'https://c.example/api/v1/oidc/callback'}}",
+			"streamer.oidc.clientID is required when streamer.oidc.enabled is true"),
+		Entry("single sign-on without a redirect URL",
+			"streamer: {oidc: {enabled: true, issuerURL: 'https://dex.example', clientID: c}}",
+			"streamer.oidc.redirectURL is required when streamer.oidc.enabled is true"),
+		Entry("an issuer that is not https", "streamer: {oidc: {issuerURL: 'http://dex.example'}}", "/streamer/oidc/issuerURL"),
+		Entry("a redirect URL that is not the callback", "streamer: {oidc: {redirectURL: 'https://c.example/'}}", "/streamer/oidc/redirectURL"),
 	)
 })
 

@@ -26,6 +26,12 @@ metrics: {serviceMonitor: {enabled: true}}
 networkPolicy: {enabled: true}
 streamer:
   tls: {certManager: {enabled: true, issuerRef: {name: cast-operator-issuer}}}
+  oidc:
+    enabled: true
+    issuerURL: https://dex.example.com
+    clientID: cast-dashboard
+    redirectURL: https://cast.example.com/api/v1/oidc/callback
+    scopes: [openid, email, groups, offline_access]
 ingress: {enabled: true, host: cast.example.com, tls: {secretName: cast-operator-ingress-tls}}
 httpRoute:
   enabled: true
@@ -35,7 +41,7 @@ grafana: {dashboard: {enabled: true}}
 `
 
 // allComponents are the optional kustomize components.
-var allComponents = []string{"github-app", "prometheus", "network-policy", "cert-manager", "ingress", "gateway-httproute"}
+var allComponents = []string{"github-app", "prometheus", "network-policy", "cert-manager", "ingress", "gateway-httproute", "oidc"}
 
 // diffObjects compares two renders object by object and describes every
 // difference: objects only one side has, then a diff per differing object
@@ -89,7 +95,8 @@ func lintChart(valuesYAML string) []string {
 // normalises what may differ: the image (config/ has a placeholder), the
 // part-of label kustomize puts on the CRD (crds/ is not templated), the
 // namespace kustomize puts on cluster-scoped kinds it does not know (the
-// API server drops it) and the chart's keep policy on its Namespace.
+// API server drops it), the chart's keep policy on its Namespace and the
+// checksums that roll the chart's pods when their configuration changes.
 func renderBoth(values string, kustomized func() ([]byte, error)) (chart, kust map[string]object) {
 	GinkgoHelper()
 	rendered, err := renderChart(values)
@@ -105,6 +112,7 @@ func renderBoth(values string, kustomized func() ([]byte, error)) (chart, kust m
 	normaliseImages(kust)
 	dropCRDPartOfLabel(kust)
 	dropNamespaceKeep(chart)
+	dropChecksumAnnotations(chart)
 	return chart, kust
 }
 
@@ -234,6 +242,17 @@ var _ = Describe("The chart's values schema", func() {
 		Entry("a misspelt key", "ingres: {enabled: true}", "ingres"),
 		Entry("replicas as a string", "streamer: {replicas: two}", "replicas"),
 		Entry("an HTTPRoute timeout that is no Gateway API duration", "httpRoute: {streamTimeout: 1 hour}", "streamTimeout"),
+		Entry("single sign-on without an issuer",
+			"streamer: {oidc: {enabled: true, clientID: c, redirectURL: 'https://c.example/api/v1/oidc/callback'}}",
+			"streamer.oidc.issuerURL is required when streamer.oidc.enabled is true"),
+		Entry("single sign-on without a client ID",
+			"streamer: {oidc: {enabled: true, issuerURL: 'https://dex.example', redirectURL: 'https://c.example/api/v1/oidc/callback'}}",
+			"streamer.oidc.clientID is required when streamer.oidc.enabled is true"),
+		Entry("single sign-on without a redirect URL",
+			"streamer: {oidc: {enabled: true, issuerURL: 'https://dex.example', clientID: c}}",
+			"streamer.oidc.redirectURL is required when streamer.oidc.enabled is true"),
+		Entry("an issuer that is not https", "streamer: {oidc: {issuerURL: 'http://dex.example'}}", "/streamer/oidc/issuerURL"),
+		Entry("a redirect URL that is not the callback", "streamer: {oidc: {redirectURL: 'https://c.example/'}}", "/streamer/oidc/redirectURL"),
 	)
 })
 

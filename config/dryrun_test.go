@@ -55,6 +55,7 @@ var _ = Describe("Server-side dry runs", func() {
 			"certificate.cert-manager.io/cast-operator-streamer-tls",
 			"ingress.networking.k8s.io/cast-operator-streamer",
 			"httproute.gateway.networking.k8s.io/cast-operator-streamer",
+			"configmap/cast-operator-streamer-oidc",
 		} {
 			Expect(out).To(ContainSubstring(want))
 		}
@@ -99,6 +100,7 @@ var _ = Describe("Server-side dry runs", func() {
 				Expect(out).To(ContainSubstring("httproute.gateway.networking.k8s.io/cast-operator-streamer"))
 				Expect(out).To(ContainSubstring("certificate.cert-manager.io/cast-operator-streamer-tls"))
 				Expect(out).To(ContainSubstring("servicemonitor.monitoring.coreos.com/cast-operator-streamer-metrics-monitor"))
+				Expect(out).To(ContainSubstring("configmap/cast-operator-streamer-oidc"))
 			}
 		}
 	})

@@ -231,3 +231,24 @@ func dropNamespaceKeep(objs map[string]object) {
 		}
 	}
 }
+
+// dropChecksumAnnotations removes the pod template annotations
+// (checksum/...) with which the chart rolls a Deployment's pods when a
+// ConfigMap they read at start changes; kustomize users restart them.
+func dropChecksumAnnotations(objs map[string]object) {
+	for _, o := range objs {
+		if o["kind"] != "Deployment" {
+			continue
+		}
+		meta, _ := o["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)
+		ann, _ := meta["annotations"].(map[string]any)
+		for k := range ann {
+			if strings.HasPrefix(k, "checksum/") {
+				delete(ann, k)
+			}
+		}
+		if ann != nil && len(ann) == 0 {
+			delete(meta, "annotations")
+		}
+	}
+}

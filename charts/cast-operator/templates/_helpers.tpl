@@ -129,3 +129,29 @@ or to any address when that list is empty.
   - {protocol: UDP, port: 53}
   - {protocol: TCP, port: 53}
 {{- end }}
+
+{{/*
+The data of the streamer's single sign-on ConfigMap, one key per flag; it
+fails when streamer.oidc is enabled without what the streamer needs.
+*/}}
+{{- define "cast-operator.oidcData" -}}
+{{- $o := .Values.streamer.oidc -}}
+{{- $dir := "/etc/cast-operator/oidc/" -}}
+{{- $keys := $o.secretKeys -}}
+issuer-url: {{ required "streamer.oidc.issuerURL is required when streamer.oidc.enabled is true: the OpenID Connect provider, e.g. https://dex.example.com" $o.issuerURL | quote }}
+client-id: {{ required "streamer.oidc.clientID is required when streamer.oidc.enabled is true: the client registered with the provider, e.g. cast-dashboard" $o.clientID | quote }}
+redirect-url: {{ required "streamer.oidc.redirectURL is required when streamer.oidc.enabled is true: the dashboard's public URL followed by /api/v1/oidc/callback" $o.redirectURL | quote }}
+scopes: {{ join "," $o.scopes | quote }}
+session-key-file: {{ printf "%s%s" $dir (required "streamer.oidc.secretKeys.sessionKey is required when streamer.oidc.enabled is true" $keys.sessionKey) | quote }}
+client-secret-file: {{ ternary (printf "%s%s" $dir $keys.clientSecret) "" (ne $keys.clientSecret "") | quote }}
+ca-file: {{ ternary (printf "%s%s" $dir $keys.caCert) "" (ne $keys.caCert "") | quote }}
+{{- end -}}
+
+{{/*
+The port the streamer reaches the OpenID Connect provider on: the issuer
+URL's, or 443.
+*/}}
+{{- define "cast-operator.oidcPort" -}}
+{{- $port := regexFind ":[0-9]+$" (urlParse .Values.streamer.oidc.issuerURL).host | trimPrefix ":" -}}
+{{- default "443" $port -}}
+{{- end -}}

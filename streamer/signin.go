@@ -122,9 +122,18 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 
 // ssoRefresh renews a single sign-on session with the provider's refresh
 // token before the ID token expires; the new ID token is reviewed again.
-// The refresh cookie is SameSite=Strict, so other sites cannot trigger it.
+// Its route requires wire.ActionHeader: the refresh cookie is
+// SameSite=Strict, but same-site pages (sibling subdomains) would still
+// send it with a form. Each refresh costs the client address budget before
+// the provider is asked, so a refresh cookie cannot make the streamer
+// hammer the provider's token endpoint, which throttles the client ID for
+// everyone.
 func (s *Server) ssoRefresh(w http.ResponseWriter, r *http.Request) {
 	if !s.ssoOn(w) {
+		return
+	}
+	if ok, after := s.limiter.AllowIP(s.clientIP(r)); !ok {
+		s.tooMany(w, r, after, "too many session renewals from this address")
 		return
 	}
 	tok, err := s.sso.Refresh(r.Context(), r)
@@ -147,7 +156,7 @@ func (s *Server) ssoRefresh(w http.ResponseWriter, r *http.Request) {
 		for _, c := range cookies {
 			http.SetCookie(w, c)
 		}
-		id.ExpiresAt = earliest(id.ExpiresAt, tok.Expiry)
+		id.ExpiresAt = earliest(id.ExpiresAt, tok.SessionEnd())
 		s.writeIdentity(w, id, true)
 	}).ServeHTTP(w, r)
 }

@@ -158,3 +158,42 @@ func TestSingleSignOnRoutes(t *testing.T) {
 		}
 	})
 }
+
+// Behind a TLS ingress missing from --trusted-proxies the streamer sees
+// plain HTTP; the dashboard's https:// redirect URL still makes every
+// single sign-on cookie Secure, set or cleared.
+func TestSingleSignOnCookiesAreSecureWhenTheDashboardIsHTTPS(t *testing.T) {
+	idp, err := ssotest.Start(ssotest.Options{ClientID: "casts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	srv, err := New(Options{SSO: sso.Options{IssuerURL: idp.URL, ClientID: "casts",
+		RedirectURL: "https://casts.example.test" + sso.CallbackPath, HTTPClient: idp.HTTPClient()}}, nil, fake.NewSimpleClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	for _, c := range []struct {
+		method, target string
+		cookies        []string
+	}{
+		{http.MethodGet, "/api/v1/oidc/login", []string{"cast_sso_flow"}},
+		{http.MethodGet, sso.CallbackPath + "?state=x&code=y", []string{"cast_sso_flow"}},
+		{http.MethodDelete, "/api/v1/session", []string{sso.SessionCookieName, "cast_sso_refresh", "cast_sso_flow"}},
+	} {
+		r := httptest.NewRequest(c.method, "http://casts.example.test"+c.target, nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		secure := map[string]bool{}
+		for _, ck := range w.Result().Cookies() {
+			secure[ck.Name] = ck.Secure
+		}
+		for _, name := range c.cookies {
+			if s, set := secure[name]; !set || !s {
+				t.Errorf("%s %s over plain HTTP set %s Secure=%v (set: %v), want Secure for an https:// dashboard", c.method, c.target, name, s, set)
+			}
+		}
+	}
+}

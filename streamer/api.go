@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -278,8 +279,16 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 
 // createSession exchanges a token (JSON {"token": "..."} body) for an
 // HttpOnly cookie, because EventSource cannot send headers and tokens must
-// never travel in URLs.
+// never travel in URLs. The body must be declared JSON: a cross-site form
+// can post text/plain that parses as JSON, but cannot send
+// application/json without a CORS preflight, so no other site can sign a
+// browser in as the attacker (login CSRF).
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		httpserve.WriteText(w, http.StatusUnsupportedMediaType,
+			`want Content-Type: application/json and a JSON body {"token": "<bearer token>"}`)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionBody))
 	if err != nil {
 		httpserve.WriteText(w, http.StatusRequestEntityTooLarge, "session request too large")

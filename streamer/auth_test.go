@@ -252,4 +252,30 @@ var _ = Describe("Who may stream what", func() {
 		Expect(logs.String()).NotTo(ContainSubstring(token))
 		Expect(logs.String()).NotTo(ContainSubstring(token[:20]))
 	})
+
+	It("signs in only with a body declared JSON, which a cross-site form cannot send (login CSRF)", func() {
+		token := serviceAccountToken(ns, "attacker")
+		body := `{"token":"` + token + `"}`
+		// <form enctype="text/plain"> posts name=value: a name of
+		// {"token":"...","x":" and a value of "} is valid JSON.
+		for _, contentType := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+			req, err := http.NewRequest(http.MethodPost, url+"/api/v1/session", strings.NewReader(body))
+			Expect(err).NotTo(HaveOccurred())
+			if contentType != "" {
+				req.Header.Set("Content-Type", contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			Expect(resp.StatusCode).To(Equal(http.StatusUnsupportedMediaType), "Content-Type %q", contentType)
+			Expect(string(msg)).To(ContainSubstring("want Content-Type: application/json"))
+			Expect(resp.Cookies()).To(BeEmpty(), "Content-Type %q must neither sign in nor sign out", contentType)
+		}
+
+		resp, err := http.Post(url+"/api/v1/session", "application/json; charset=utf-8", strings.NewReader(body))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), "a charset parameter is still JSON")
+	})
 })

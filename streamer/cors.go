@@ -15,6 +15,13 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && slices.Contains(s.opts.AllowedOrigins, origin)
+		if len(s.opts.AllowedOrigins) > 0 {
+			// Every answer depends on the Origin once some are allowed,
+			// not only those to an allowed one: a shared cache must not
+			// hand a copy without CORS headers (say, of /js/v1/) to a
+			// listed origin.
+			w.Header().Add("Vary", "Origin")
+		}
 		if allowed {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -22,7 +29,6 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 			// Not a CORS-safelisted header: without this a page on another
 			// origin cannot see how long a 429 or 503 asks it to wait.
 			h.Set("Access-Control-Expose-Headers", "Retry-After")
-			h.Add("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if !allowed {

@@ -3,6 +3,7 @@ package streamer
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,5 +97,39 @@ func TestClientModuleFollowsAllowedOrigins(t *testing.T) {
 		if got := w.Header().Get("Access-Control-Allow-Origin"); got != want {
 			t.Errorf("GET from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
 		}
+	}
+}
+
+// Once origins are allowed every answer depends on the request's Origin,
+// so a shared cache must key on it: otherwise the copy of a cacheable file
+// (/js/v1/) fetched without an Origin, or from another origin, and so
+// without CORS headers, is what a listed origin gets, and it fails.
+func TestAnswersVaryByOriginOnceOriginsAreAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		name, origin string
+		allowed      []string
+		wantVary     bool
+	}{
+		{"no origins configured", "https://dash.example", nil, false},
+		{"no Origin header", "", []string{"https://dash.example"}, true},
+		{"another origin", "https://evil.example", []string{"https://dash.example"}, true},
+		{"an allowed origin", "https://dash.example", []string{"https://dash.example"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New(Options{AllowedOrigins: tc.allowed}, nil, fake.NewSimpleClientset())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/js/v1/cast-client.js", nil)
+			if tc.origin != "" {
+				r.Header.Set("Origin", tc.origin)
+			}
+			w := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(w, r)
+			vary := w.Header().Values("Vary")
+			if slices.Contains(vary, "Origin") != tc.wantVary || len(vary) > 1 {
+				t.Fatalf("Vary %q, want Origin once: %v", vary, tc.wantVary)
+			}
+		})
 	}
 }

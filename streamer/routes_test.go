@@ -39,7 +39,7 @@ func TestDashboardMountsBesideTheAPI(t *testing.T) {
 		{http.MethodGet, "/api/v1/session/methods", http.StatusOK, `{"token":true,"sso":false}`},
 		{http.MethodGet, "/api/v1/oidc/login", http.StatusNotFound, "single sign-on is not configured"},
 		{http.MethodGet, "/api/v1/oidc/callback", http.StatusNotFound, "single sign-on is not configured"},
-		{http.MethodPost, "/api/v1/oidc/refresh", http.StatusNotFound, "single sign-on is not configured"},
+		{http.MethodPost, "/api/v1/oidc/refresh", http.StatusForbidden, `{"message":"actions need the header X-Cast-Action`},
 		{http.MethodGet, "/api/v1/typo", http.StatusNotFound, ""},
 		{http.MethodPost, "/", http.StatusMethodNotAllowed, ""},
 	} {

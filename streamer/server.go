@@ -254,7 +254,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/session/methods", s.signInMethods)
 	mux.HandleFunc("GET /api/v1/oidc/login", s.ssoLogin)
 	mux.HandleFunc("GET /api/v1/oidc/callback", s.ssoCallback)
-	mux.HandleFunc("POST /api/v1/oidc/refresh", s.ssoRefresh)
+	mux.Handle("POST /api/v1/oidc/refresh", requireActionHeader(http.HandlerFunc(s.ssoRefresh)))
 
 	mux.Handle("GET /api/v1/casts/events", s.streamAPI(s.streamCollection))
 	mux.Handle("GET /api/v1/namespaces/{namespace}/casts/events", s.streamAPI(s.streamCollection))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -58,7 +59,7 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.ssoOn(w) {
 		return
 	}
-	target, err := s.sso.Begin(r.Context(), w, s.https(r))
+	target, err := s.sso.Begin(r.Context(), w, s.ssoSecure(r))
 	if err != nil {
 		logf.FromContext(r.Context()).Error(err, "single sign-on cannot start")
 		signInFailed(w, http.StatusServiceUnavailable, "The identity provider cannot be reached right now. Try again shortly, or paste a token.", s.sso.Home())
@@ -76,7 +77,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	if !s.ssoOn(w) {
 		return
 	}
-	secure, home, log := s.https(r), s.sso.Home(), logf.FromContext(r.Context())
+	secure, home, log := s.ssoSecure(r), s.sso.Home(), logf.FromContext(r.Context())
 	http.SetCookie(w, sso.ClearFlowCookie(secure))
 	if ok, after := s.limiter.AllowIP(s.clientIP(r)); !ok {
 		s.tooMany(w, r, after, "too many sign-ins from this address")
@@ -122,9 +123,18 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 
 // ssoRefresh renews a single sign-on session with the provider's refresh
 // token before the ID token expires; the new ID token is reviewed again.
-// The refresh cookie is SameSite=Strict, so other sites cannot trigger it.
+// Its route requires wire.ActionHeader: the refresh cookie is
+// SameSite=Strict, but same-site pages (sibling subdomains) would still
+// send it with a form. Each refresh costs the client address budget before
+// the provider is asked, so a refresh cookie cannot make the streamer
+// hammer the provider's token endpoint, which throttles the client ID for
+// everyone.
 func (s *Server) ssoRefresh(w http.ResponseWriter, r *http.Request) {
 	if !s.ssoOn(w) {
+		return
+	}
+	if ok, after := s.limiter.AllowIP(s.clientIP(r)); !ok {
+		s.tooMany(w, r, after, "too many session renewals from this address")
 		return
 	}
 	tok, err := s.sso.Refresh(r.Context(), r)
@@ -136,7 +146,7 @@ func (s *Server) ssoRefresh(w http.ResponseWriter, r *http.Request) {
 		httpserve.WriteText(w, status, err.Error())
 		return
 	}
-	secure := s.https(r)
+	secure := s.ssoSecure(r)
 	r.Header.Set("Authorization", "Bearer "+tok.IDToken)
 	s.identified(func(w http.ResponseWriter, _ *http.Request, id auth.Identity) {
 		cookies, err := s.sso.SessionCookies(tok, secure)
@@ -147,7 +157,7 @@ func (s *Server) ssoRefresh(w http.ResponseWriter, r *http.Request) {
 		for _, c := range cookies {
 			http.SetCookie(w, c)
 		}
-		id.ExpiresAt = earliest(id.ExpiresAt, tok.Expiry)
+		id.ExpiresAt = earliest(id.ExpiresAt, tok.SessionEnd())
 		s.writeIdentity(w, id, true)
 	}).ServeHTTP(w, r)
 }
@@ -159,13 +169,22 @@ func (s *Server) endSSOSession(w http.ResponseWriter, r *http.Request) string {
 	if s.sso == nil {
 		return ""
 	}
-	for _, c := range sso.ClearCookies(s.https(r)) {
+	for _, c := range sso.ClearCookies(s.ssoSecure(r)) {
 		http.SetCookie(w, c)
 	}
 	if !sso.HasSession(r) {
 		return ""
 	}
 	return s.sso.EndSessionURL(r.Context())
+}
+
+// ssoSecure reports whether the single sign-on cookies are Secure: when
+// the request reached this streamer (or a trusted proxy) over HTTPS, and
+// whenever the dashboard's public URL (--oidc-redirect-url) is https://,
+// as behind a TLS ingress missing from --trusted-proxies, which would
+// otherwise look like plain HTTP.
+func (s *Server) ssoSecure(r *http.Request) bool {
+	return s.https(r) || strings.HasPrefix(strings.ToLower(s.opts.SSO.RedirectURL), "https://")
 }
 
 // ssoStatus is the HTTP status of a sign-in error.

@@ -42,9 +42,23 @@ const (
 type Session struct {
 	// IDToken is the bearer token the streamer reviews on every request.
 	IDToken string `json:"t"`
-	// Expiry is the ID token's, so streams end and the dashboard renews
-	// the session before it lapses.
+	// Expiry is when the session ends (Tokens.SessionEnd), so streams
+	// end and the dashboard renews the session before it lapses.
 	Expiry time.Time `json:"e"`
+}
+
+// SessionEnd is when the session these tokens make ends: when the ID
+// token expires, or MaxSessionAge after the sign-in if that is sooner.
+// Providers issue ID tokens for as long as they like (Dex: 24 hours), and
+// MaxSessionAge must bound the session cookie too, not only the refresh.
+func (t Tokens) SessionEnd() time.Time {
+	if t.Since.IsZero() {
+		return t.Expiry
+	}
+	if end := t.Since.Add(MaxSessionAge); t.Expiry.IsZero() || end.Before(t.Expiry) {
+		return end
+	}
+	return t.Expiry
 }
 
 // refreshState is what the refresh cookie holds.
@@ -62,15 +76,16 @@ type flowState struct {
 }
 
 // SessionCookies are the cookies a sign-in or a refresh sets: the session
-// (until the ID token expires) and, when the provider gave one, the
-// refresh token (until MaxSessionAge after the sign-in). An error means a
-// cookie would be too large for browsers to keep.
+// (until t.SessionEnd) and, when the provider gave one, the refresh token
+// (until MaxSessionAge after the sign-in). An error means a cookie would
+// be too large for browsers to keep.
 func (c *Client) SessionCookies(t Tokens, secure bool) ([]*http.Cookie, error) {
-	value, err := c.seal.seal(SessionCookieName, Session{IDToken: t.IDToken, Expiry: t.Expiry}, t.Expiry)
+	ends := t.SessionEnd()
+	value, err := c.seal.seal(SessionCookieName, Session{IDToken: t.IDToken, Expiry: ends}, ends)
 	if err != nil {
 		return nil, err
 	}
-	session := c.cookie(SessionCookieName, sessionPath, value, http.SameSiteStrictMode, t.Expiry, secure)
+	session := c.cookie(SessionCookieName, sessionPath, value, http.SameSiteStrictMode, ends, secure)
 	out := []*http.Cookie{session}
 	end := t.Since.Add(MaxSessionAge)
 	if t.RefreshToken == "" {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
 
 // CallbackPath is where the provider sends the browser back: the
@@ -125,6 +126,9 @@ type Client struct {
 	// dashboard, i.e. RedirectURL without CallbackPath.
 	home string
 
+	// discovery runs one discovery fetch for every caller waiting.
+	discovery singleflight.Group
+
 	mu         sync.Mutex
 	provider   *oidc.Provider
 	failedAt   time.Time
@@ -169,24 +173,55 @@ func (c *Client) Home() string { return c.home }
 var ErrProviderUnavailable = errors.New("the identity provider is unavailable")
 
 // discover returns the provider, fetching its discovery document once.
+// One fetch runs at a time and every caller meanwhile shares it, each
+// waiting only as long as its own request lasts: during a provider outage
+// sign-ins, refreshes and sign-outs are not queued behind one another's
+// ProviderTimeout.
 func (c *Client) discover(ctx context.Context) (*oidc.Provider, error) {
+	if p, ok, err := c.discovered(); ok {
+		return p, err
+	}
+	// The provider keeps the fetch's context for fetching keys later, so
+	// it is not the request's; ProviderTimeout bounds each fetch instead.
+	fetch := context.WithoutCancel(ctx)
+	ch := c.discovery.DoChan("discover", func() (any, error) {
+		// A fetch that ended just before this one started has answered.
+		if p, ok, err := c.discovered(); ok {
+			return p, err
+		}
+		p, err := oidc.NewProvider(oidc.ClientContext(fetch, c.http), c.opts.IssuerURL)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			c.failedAt, c.discoverEr = c.opts.Now(), fmt.Errorf("%w: discovery at %s failed: %w", ErrProviderUnavailable, c.opts.IssuerURL, err)
+			return nil, c.discoverEr
+		}
+		c.provider = p
+		return p, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*oidc.Provider), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: still waiting for discovery at %s: %w", ErrProviderUnavailable, c.opts.IssuerURL, context.Cause(ctx))
+	}
+}
+
+// discovered is what discovery found, or its error while a failure is
+// remembered; ok is false when it is time to ask the provider.
+func (c *Client) discovered() (p *oidc.Provider, ok bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.provider != nil {
-		return c.provider, nil
+		return c.provider, true, nil
 	}
 	if !c.failedAt.IsZero() && c.opts.Now().Sub(c.failedAt) < rediscoverAfter {
-		return nil, c.discoverEr
+		return nil, true, c.discoverEr
 	}
-	// The provider keeps this context for fetching keys later, so it is
-	// not the request's; ProviderTimeout bounds each fetch instead.
-	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), c.http), c.opts.IssuerURL)
-	if err != nil {
-		c.failedAt, c.discoverEr = c.opts.Now(), fmt.Errorf("%w: discovery at %s failed: %w", ErrProviderUnavailable, c.opts.IssuerURL, err)
-		return nil, c.discoverEr
-	}
-	c.provider = p
-	return p, nil
+	return nil, false, nil
 }
 
 // oauth2Config is the code flow's configuration for provider p.

@@ -225,9 +225,18 @@ func (b *browser) newTab() *browser {
 	GinkgoHelper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	DeferCleanup(cancel)
-	tab := &browser{ctx: ctx}
-	tab.do(chromedp.Navigate("about:blank"))
-	return tab
+	// The first Run opens the tab and lives as long as it: bound it from
+	// outside rather than with a context deadline (as openBrowser does).
+	opened := make(chan error, 1)
+	go func() { opened <- chromedp.Do(ctx) }()
+	select {
+	case err := <-opened:
+		Expect(err).NotTo(HaveOccurred(), "opening a tab")
+	case <-time.After(20 * time.Second):
+		cancel()
+		Fail("chromium did not open a tab within 20s")
+	}
+	return &browser{ctx: ctx}
 }
 
 // cookie is the browser's cookie name for target, nil when it has none.

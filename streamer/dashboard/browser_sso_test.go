@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
@@ -110,21 +111,58 @@ var _ = Describe("Single sign-on", func() {
 		Expect(mustEval[int](b, `fetch('api/v1/session').then((r) => r.status)`)).To(Equal(401), "the session is over")
 	})
 
-	It("renews the session before the ID token expires", func() {
-		idp.SetTokenTTL(65 * time.Second) // the dashboard renews a minute ahead
+	It("renews the session before the ID token expires, halfway through a short-lived one", func() {
+		idp.SetTokenTTL(20 * time.Second) // shorter than the minute the dashboard renews ahead
 		DeferCleanup(idp.SetTokenTTL, time.Hour)
 		_, home := ssoStreamer(idp)
 		b := openSSOBrowser()
 		b.do(chromedp.Navigate(home))
 		b.signInWithSSO(ssoUserPrefix + user.Email)
-		first := mustEval[string](b, `fetch('api/v1/session').then((r) => r.json()).then((me) => me.expiresAt)`)
+		first, err := b.sessionExpiry()
+		Expect(err).NotTo(HaveOccurred())
 		refreshes := idp.Refreshes()
 
+		Consistently(idp.Refreshes, "3s", "100ms").Should(Equal(refreshes), "not at once, nor back to back")
 		Eventually(idp.Refreshes, 20*time.Second).Should(BeNumerically(">", refreshes))
-		Eventually(func() (string, error) {
-			return eval[string](b, `fetch('api/v1/session').then((r) => r.json()).then((me) => me.expiresAt)`)
-		}).ShouldNot(Equal(first), "the session now lasts as long as the new ID token")
+		Eventually(b.sessionExpiry).ShouldNot(Equal(first), "the session now lasts as long as the new ID token")
 		Expect(b.visible("account")()).To(BeTrue(), "without asking to sign in again")
+		Consistently(idp.Refreshes, "3s", "100ms").Should(Equal(refreshes+1), "the new token too is renewed halfway, not at once")
+	})
+
+	It("renews once for all the browser's tabs, though the provider rotates refresh tokens", func() {
+		idp.SetTokenTTL(30 * time.Second)
+		DeferCleanup(idp.SetTokenTTL, time.Hour)
+		_, home := ssoStreamer(idp)
+		b := openSSOBrowser()
+		b.do(chromedp.Navigate(home))
+		b.signInWithSSO(ssoUserPrefix + user.Email)
+		other := b.newTab()
+		other.do(chromedp.Navigate(home))
+		Eventually(other.text("user-name")).Should(Equal(ssoUserPrefix + user.Email))
+
+		By("reloading both tabs at once, so both mean to renew at the same moment with the same refresh token")
+		var wg sync.WaitGroup
+		for _, tab := range []*browser{b, other} {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				tab.do(chromedp.Reload())
+			})
+		}
+		wg.Wait()
+		for _, tab := range []*browser{b, other} {
+			Eventually(tab.text("user-name")).Should(Equal(ssoUserPrefix + user.Email))
+		}
+		first, err := b.sessionExpiry()
+		Expect(err).NotTo(HaveOccurred())
+		refreshes := idp.Refreshes()
+
+		Eventually(idp.Refreshes, 30*time.Second).Should(BeNumerically(">", refreshes))
+		Consistently(idp.Refreshes, "3s", "100ms").Should(Equal(refreshes+1), "one tab renews; the other takes its session")
+		Expect(b.sessionExpiry()).NotTo(Equal(first))
+		for _, tab := range []*browser{b, other} {
+			Expect(tab.visible("account")()).To(BeTrue(), "no tab asks to sign in again")
+			Expect(tab.visible("signin-view")()).To(BeFalse())
+		}
 	})
 })
 
@@ -175,6 +213,30 @@ func (b *browser) signInWithSSO(wantUser string) {
 	Eventually(b.visible("signin-sso")).Should(BeTrue(), "the sign-in form offers single sign-on")
 	b.do(chromedp.Click(chromedp.CSS("#signin-sso")))
 	Eventually(b.text("user-name")).Should(Equal(wantUser))
+}
+
+// sessionExpiry is when the streamer says the page's session ends.
+func (b *browser) sessionExpiry() (string, error) {
+	return eval[string](b, `fetch('api/v1/session').then((r) => r.json()).then((me) => me.expiresAt)`)
+}
+
+// newTab opens another tab of b's browser, which shares its cookies.
+func (b *browser) newTab() *browser {
+	GinkgoHelper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	DeferCleanup(cancel)
+	// The first Run opens the tab and lives as long as it: bound it from
+	// outside rather than with a context deadline (as openBrowser does).
+	opened := make(chan error, 1)
+	go func() { opened <- chromedp.Do(ctx) }()
+	select {
+	case err := <-opened:
+		Expect(err).NotTo(HaveOccurred(), "opening a tab")
+	case <-time.After(20 * time.Second):
+		cancel()
+		Fail("chromium did not open a tab within 20s")
+	}
+	return &browser{ctx: ctx}
 }
 
 // cookie is the browser's cookie name for target, nil when it has none.

@@ -180,7 +180,11 @@ export interface SubscribeOptions extends ClientOptions {
   name?: string;
   /** Narrows a collection, e.g. "team=platform". */
   labelSelector?: string;
-  /** Only these event types (sent to the streamer as ?events=); all by default. */
+  /**
+   * Only these event types (sent to the streamer as ?events=); all by
+   * default. Without 'deleted' no deletion is reported, and casts may keep
+   * Casts that are gone.
+   */
   events?: CastEventType[];
   /** How often to poll when streaming is not possible; 5000 by default. */
   pollIntervalMs?: number;

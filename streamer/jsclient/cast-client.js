@@ -5,7 +5,8 @@
 // Go client's (streamer/client): resume with Last-Event-ID, full-jitter
 // backoff that honours Retry-After, never an older state after a newer one
 // (except the streamer's full snapshot after an etcd restore), a synthetic
-// `deleted` for Casts missing from a full snapshot, a single-Cast
+// `deleted` for Casts missing from a full snapshot (confirmed by the JSON
+// list when `events` left states out of it), a single-Cast
 // subscription that ends itself after `complete`, and refusals told apart
 // (ApiError.code).
 //
@@ -17,15 +18,12 @@
 // bound by the per-user stream limit), and the session how many streams
 // the user holds: all of them means the stream got that 429.
 
-import { ApiError, endpoint, getCasts, paths, whoAmI } from './http.js';
+import { ApiError, absentCasts, endpoint, getCasts, paths, streamLimit, validate } from './http.js';
 import { CAST_EVENTS, Tracker, backoffDelay, classify, isTerminalPhase, keyOf } from './tracker.js';
 
 export { ApiError, getCasts, refreshSession, signIn, signInMethods, signOut, whoAmI } from './http.js';
 export { CAST_EVENTS, backoffDelay } from './tracker.js';
 
-/** The streamer's Retry-After when a user's stream slots are all taken. */
-const STREAM_SLOT_WAIT_MS = 5000;
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const HANDLER = { status: 'onStatus', progress: 'onProgress', complete: 'onComplete', deleted: 'onDeleted' };
 
 /**
@@ -36,19 +34,6 @@ const HANDLER = { status: 'onStatus', progress: 'onProgress', complete: 'onCompl
  */
 export function subscribe(options = {}, handlers = {}) {
   return new Subscription(options, handlers);
-}
-
-function validate({ namespace = '', name = '', events }) {
-  if (name && !namespace) throw new TypeError('a cast name needs its namespace');
-  for (const [what, v] of [['namespace', namespace], ['name', name]]) {
-    if (v && (typeof v !== 'string' || !NAME.test(v))) throw new TypeError(`${what} ${JSON.stringify(v)} is not a Kubernetes object name`);
-  }
-  if (events === undefined) return null;
-  if (!Array.isArray(events) || events.length === 0) throw new TypeError('events must be a non-empty array of event types');
-  for (const e of events) {
-    if (!CAST_EVENTS.includes(e)) throw new TypeError(`unknown event type ${JSON.stringify(e)}: want one of ${CAST_EVENTS.join(', ')}`);
-  }
-  return new Set(events);
 }
 
 class Subscription {
@@ -84,8 +69,11 @@ class Subscription {
     /** The last refusal (an ApiError), null when none. */
     this.error = null;
 
-    this.track = new Tracker();
+    this.track = new Tracker(this.events);
     this.es = null;
+    /** While the JSON list settles a batch's ghosts: the stream's later events, in order. */
+    this.held = null;
+    this.diagnosing = false;
     this.esLastId = '';
     this.timer = 0;
     this.failures = 0;
@@ -118,7 +106,7 @@ class Subscription {
 
   /** Retries at once instead of waiting out a backoff: the network came back. */
   nudge() {
-    if (this.state !== 'reconnecting' || this.es || this.mode === 'polling') return;
+    if (this.state !== 'reconnecting' || this.es || this.diagnosing || this.mode === 'polling') return;
     clearTimeout(this.timer);
     this.connect();
   }
@@ -177,15 +165,23 @@ class Subscription {
     this.es = es;
     // A new EventSource sends no Last-Event-ID: it gets a full snapshot.
     this.esLastId = '';
-    es.onopen = () => {
-      if (es !== this.es) return;
-      this.failures = 0;
-      this.track.begin(this.esLastId, !this.single);
-      this.setState('live');
-    };
-    for (const type of CAST_EVENTS) es.addEventListener(type, (ev) => this.onCast(es, type, ev));
-    es.addEventListener('synced', (ev) => this.onSynced(es, ev));
+    es.onopen = () => this.receive(es, () => this.onOpen(es));
+    for (const type of CAST_EVENTS) es.addEventListener(type, (ev) => this.receive(es, () => this.onCast(es, type, ev)));
+    es.addEventListener('synced', (ev) => this.receive(es, () => this.onSynced(es, ev)));
     es.onerror = () => this.onError(es);
+  }
+
+  /** Handles a stream's event now, or after the batch the JSON list is settling. */
+  receive(es, handle) {
+    if (this.held?.es === es) this.held.queue.push(handle);
+    else handle();
+  }
+
+  onOpen(es) {
+    if (es !== this.es) return;
+    this.failures = 0;
+    this.track.begin(this.esLastId, !this.single);
+    this.setState('live');
   }
 
   onCast(es, type, ev) {
@@ -217,12 +213,29 @@ class Subscription {
     }
     this.touch();
     // resumed: true says Casts not sent again are unchanged, false that the
-    // batch was a full snapshot and they are gone. Without it only a batch
-    // that proves itself full settles that: no Cast is declared deleted on
-    // a guess.
-    let ghosts = data.resumed === true ? [] : this.track.ghostCandidates();
-    if (data.resumed !== false && this.track.needsCheck()) ghosts = [];
-    for (const d of this.track.synced(ev.lastEventId, ghosts, data.resumed === false)) this.deliver(d.type, d.id, d.cast, true);
+    // batch was a full snapshot and they are gone, unless it left out the
+    // types not asked for (a Cast running again when only outcomes were).
+    // Where the batch does not settle it the JSON list does: no Cast is
+    // declared deleted on a guess.
+    const ghosts = data.resumed === true ? [] : this.track.ghostCandidates();
+    const check = data.resumed === false ? !this.track.whole() : this.track.needsCheck();
+    if (ghosts.length === 0 || !check) {
+      this.settle(ev.lastEventId, ghosts, data);
+      return;
+    }
+    const held = { es, queue: [] };
+    this.held = held;
+    absentCasts(this.scope, ghosts, { baseUrl: this.baseUrl, signal: this.aborter.signal }).then((gone) => {
+      if (this.held === held) this.held = null;
+      if (es !== this.es) return;
+      this.settle(ev.lastEventId, gone, data);
+      for (const handle of held.queue) this.receive(es, handle);
+    });
+  }
+
+  /** Ends the initial batch: the ghosts' deletions, then onSynced. */
+  settle(syncedId, ghosts, data) {
+    for (const d of this.track.synced(syncedId, ghosts, data.resumed === false)) this.deliver(d.type, d.id, d.cast, true);
     this.call('onSynced', data.resumed === true);
   }
 
@@ -240,31 +253,23 @@ class Subscription {
   /** The stream failed for good: the JSON endpoint and the session tell why. */
   async diagnose() {
     this.setState('reconnecting');
+    // Until this decides, nudge() must not connect: apply() would reset
+    // the new stream's batch, and retry() close it.
+    this.diagnosing = true;
     try {
       const body = await getCasts({ ...this.scope, baseUrl: this.baseUrl, signal: this.aborter.signal });
       if (this.state === 'closed' || this.apply(body)) return;
       // The streamer answers JSON, so the stream failed for a stream-only
       // reason: too many open streams, or a proxy that breaks streaming.
-      const full = await this.streamsFull();
+      const full = await streamLimit({ baseUrl: this.baseUrl, minWaitMs: this.delay(0) });
       if (this.state === 'closed') return;
       if (full) this.refused(full);
       else this.retry(0);
     } catch (err) {
       if (this.state !== 'closed' && err?.name !== 'AbortError') this.refused(err);
+    } finally {
+      this.diagnosing = false;
     }
-  }
-
-  /**
-   * The 429 EventSource hid, when the user holds every stream slot this
-   * replica allows (other tabs, CLIs), as an ApiError that waits at least
-   * the streamer's Retry-After; null when slots are free.
-   */
-  async streamsFull() {
-    const me = await whoAmI({ baseUrl: this.baseUrl });
-    const s = me?.streams;
-    if (!s || !(s.max > 0) || s.open < s.max) return null;
-    const secs = Math.ceil(Math.max(STREAM_SLOT_WAIT_MS, this.delay(0)) / 1000);
-    return new ApiError(429, `too many open streams for ${me.user}`, secs, { code: 'stream-limit', streams: { user: me.user, open: s.open, max: s.max } });
   }
 
   delay(retryAfterMs) {
@@ -335,8 +340,9 @@ class Subscription {
     }
     this.track.begin('', true);
     for (const cast of body.items || []) this.offerPolled(cast);
-    for (const d of this.track.synced('', this.track.ghostCandidates(), true)) this.deliver(d.type, d.id, d.cast, true);
-    this.call('onSynced', false);
+    // The list holds every Cast whatever the types asked for: what it
+    // lacks is gone (told as deleted only to those who asked).
+    this.settle('', this.track.unseen(), { resumed: false });
     return false;
   }
 

@@ -1,7 +1,7 @@
 // The streamer's JSON API: URLs of a scope, requests with the session
 // cookie, errors that say which refusal it was, and the session helpers.
 
-import { retryAfterSeconds } from './tracker.js';
+import { CAST_EVENTS, keyOf, retryAfterSeconds } from './tracker.js';
 
 /**
  * A refusal or failure from the streamer. code tells refusals apart
@@ -62,6 +62,22 @@ export function paths({ namespace, name, labelSelector }) {
   if (name) p += `/${encodeURIComponent(name)}`;
   const q = !name && labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
   return { json: p + q, events: `${p}/events${q}` };
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** A subscription's scope and event types, checked: the Set of types asked for, null for all. */
+export function validate({ namespace = '', name = '', events }) {
+  if (name && !namespace) throw new TypeError('a cast name needs its namespace');
+  for (const [what, v] of [['namespace', namespace], ['name', name]]) {
+    if (v && (typeof v !== 'string' || !NAME.test(v))) throw new TypeError(`${what} ${JSON.stringify(v)} is not a Kubernetes object name`);
+  }
+  if (events === undefined) return null;
+  if (!Array.isArray(events) || events.length === 0) throw new TypeError('events must be a non-empty array of event types');
+  for (const e of events) {
+    if (!CAST_EVENTS.includes(e)) throw new TypeError(`unknown event type ${JSON.stringify(e)}: want one of ${CAST_EVENTS.join(', ')}`);
+  }
+  return new Set(events);
 }
 
 /**
@@ -144,10 +160,42 @@ export async function signInMethods({ baseUrl } = {}) {
  * its HttpOnly cookie.
  */
 export function refreshSession({ baseUrl } = {}) {
-  return request(`${API}/oidc/refresh`, { baseUrl, method: 'POST' });
+  // The header is the streamer's CSRF guard: a cross-site page cannot send it.
+  return request(`${API}/oidc/refresh`, { baseUrl, method: 'POST', headers: { 'X-Cast-Action': '1' } });
 }
 
 /** The JSON of a scope once: {items: [...]} for a collection, one Cast for a name. */
 export function getCasts({ namespace, name, labelSelector, baseUrl, signal } = {}) {
   return request(paths({ namespace, name, labelSelector }).json, { baseUrl, signal });
+}
+
+/**
+ * Which of keys ("namespace/name") the JSON list of a collection's scope
+ * no longer holds; none when the list cannot be had, since a Cast must not
+ * be declared deleted on a guess.
+ */
+export async function absentCasts(scope, keys, { baseUrl, signal } = {}) {
+  try {
+    const body = await getCasts({ ...scope, baseUrl, signal });
+    const present = new Set((body.items || []).map(keyOf));
+    return keys.filter((k) => !present.has(k));
+  } catch {
+    return [];
+  }
+}
+
+/** The streamer's Retry-After when a user's stream slots are all taken. */
+const STREAM_SLOT_WAIT_MS = 5000;
+
+/**
+ * The 429 EventSource hides, when the user holds every stream slot this
+ * replica allows (other tabs, CLIs), as an ApiError that waits at least
+ * the streamer's Retry-After and minWaitMs; null when slots are free.
+ */
+export async function streamLimit({ baseUrl, minWaitMs = 0 } = {}) {
+  const me = await whoAmI({ baseUrl });
+  const s = me?.streams;
+  if (!s || !(s.max > 0) || s.open < s.max) return null;
+  const secs = Math.ceil(Math.max(STREAM_SLOT_WAIT_MS, minWaitMs) / 1000);
+  return new ApiError(429, `too many open streams for ${me.user}`, secs, { code: 'stream-limit', streams: { user: me.user, open: s.open, max: s.max } });
 }

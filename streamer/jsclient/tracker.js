@@ -68,7 +68,9 @@ export function classify(prev, cast) {
  * snapshot the Casts it no longer holds are reported deleted.
  */
 export class Tracker {
-  constructor() {
+  /** events: the types the consumer asked for (?events=); every type when omitted. */
+  constructor(events = CAST_EVENTS) {
+    this.kinds = new Set(events);
     /** key → {rv, kind, deleted, cast}: what the consumer was last told. */
     this.casts = new Map();
     this.initial = false;
@@ -125,17 +127,39 @@ export class Tracker {
     return true;
   }
 
-  /** Live Casts the current initial batch did not mention; none when it is known to be an exact resume. */
-  ghostCandidates() {
-    if (this.exact) return [];
+  /**
+   * Whether a full snapshot holds every Cast: it sends each state as
+   * status or complete, so one that leaves either out may skip a Cast
+   * that still exists.
+   */
+  whole() {
+    return this.kinds.has('status') && this.kinds.has('complete');
+  }
+
+  /** Live Casts the current batch (or a JSON list) did not mention. */
+  unseen() {
     const out = [];
     for (const [key, st] of this.casts) if (!st.deleted && !this.seen.has(key)) out.push(key);
     return out;
   }
 
-  /** Whether ghost candidates could be unchanged Casts rather than deleted ones: the batch proved neither. */
+  /**
+   * Live Casts the current initial batch did not mention; none when it is
+   * known to be an exact resume, where an unmentioned Cast simply did not
+   * change, and when the consumer did not ask for deletions, which ghosts
+   * would only be reported as.
+   */
+  ghostCandidates() {
+    return this.exact || !this.kinds.has('deleted') ? [] : this.unseen();
+  }
+
+  /**
+   * Whether ghost candidates could be Casts that still exist rather than
+   * deleted ones: the batch proved neither full nor exact, or it leaves
+   * out the Casts whose state is of a type not asked for.
+   */
   needsCheck() {
-    return !this.full && !this.exact;
+    return (!this.full && !this.exact) || !this.whole();
   }
 
   /**

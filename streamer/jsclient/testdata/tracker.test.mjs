@@ -122,6 +122,35 @@ test('a single Cast takes the restored state', () => {
   offerAll(tr, [true, false, true], ev('status', 'a', 5), ev('status', 'a', 4), ev('complete', 'a', 7));
 });
 
+// A consumer that asked for some event types gets synthetic deletions
+// only when it asked for deletions, and a filtered snapshot's silence
+// about a Cast is never taken as its deletion without the list's word.
+test('filtered snapshots and ghosts', () => {
+  const outcomes = new Tracker(['complete', 'deleted']);
+  outcomes.begin('', true);
+  offerAll(outcomes, [true, true], ev('complete', 'a', 5), ev('complete', 'b', 6));
+  outcomes.synced('6', outcomes.ghostCandidates(), true);
+  // A full snapshot without a: a may be running again (a status, not
+  // sent) or gone; only the list can tell.
+  outcomes.begin('', true);
+  offerAll(outcomes, [false], ev('complete', 'b', 6));
+  assert.equal(outcomes.needsCheck(), true, 'a snapshot of outcomes only does not prove an unmentioned Cast gone');
+  assert.deepEqual(outcomes.ghostCandidates(), ['ns/a']);
+
+  const noDeletions = new Tracker(['status', 'complete']);
+  noDeletions.begin('', true);
+  offerAll(noDeletions, [true], ev('status', 'a', 5));
+  noDeletions.synced('5', [], true);
+  noDeletions.begin('', true);
+  assert.deepEqual(noDeletions.ghostCandidates(), [], 'no ghosts without deletions asked for');
+  assert.deepEqual(noDeletions.unseen(), ['ns/a'], 'a JSON list, which holds every Cast, still settles what is current');
+  assert.equal(noDeletions.needsCheck(), false, 'a full snapshot of states holds every Cast');
+
+  const everything = new Tracker();
+  everything.begin('', true);
+  assert.equal(everything.needsCheck(), false, 'a full snapshot of every type holds every Cast');
+});
+
 test('forget carries the last state and is told once', () => {
   const tr = new Tracker();
   tr.begin('', false);

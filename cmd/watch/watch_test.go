@@ -46,15 +46,15 @@ func startWatchEnv(t *testing.T) *watchEnv {
 	t.Helper()
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	cl, err := kubetest.Start(kubetest.WithCache())
-	must(t, err)
+	kubetest.Must(t, err)
 	// Stop ends the cache's watch before the API server, which waits for
 	// it; registered first, so it runs after the streamer has stopped.
 	t.Cleanup(func() { _ = cl.Stop() })
 	e := &watchEnv{k8s: cl.Client, kube: cl.Kube, host: cl.Config.Host, ns: "watch"}
 	srv, err := streamer.New(streamer.Options{HeartbeatInterval: 200 * time.Millisecond}, cl.Cache, e.kube)
-	must(t, err)
+	kubetest.Must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	kubetest.Must(t, err)
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln) }()
@@ -65,7 +65,7 @@ func startWatchEnv(t *testing.T) *watchEnv {
 		}
 	})
 	e.url = "http://" + ln.Addr().String()
-	waitUntil(t, "the streamer is ready", func() bool {
+	kubetest.WaitUntil(t, "the streamer is ready", func() bool {
 		resp, err := http.Get(e.url + "/readyz")
 		if err != nil {
 			return false
@@ -73,25 +73,9 @@ func startWatchEnv(t *testing.T) *watchEnv {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	must(t, e.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
+	kubetest.Must(t, e.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
 	e.reader = e.token(t, "reader", true)
 	return e
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
 }
 
 // token returns a real one-hour token for ServiceAccount sa in the test
@@ -106,7 +90,7 @@ func (e *watchEnv) token(t *testing.T, sa string, allowed bool) string {
 	} else {
 		token, err = kubetest.Token(context.Background(), e.kube, e.ns, sa, time.Hour)
 	}
-	must(t, err)
+	kubetest.Must(t, err)
 	return token
 }
 
@@ -114,7 +98,7 @@ func (e *watchEnv) cast(t *testing.T, name string) *castv1alpha1.Cast {
 	t.Helper()
 	c := &castv1alpha1.Cast{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
 		Spec: castv1alpha1.CastSpec{Repository: "spell-platform/spells", Workflow: "cast.yml"}}
-	must(t, e.k8s.Create(context.Background(), c))
+	kubetest.Must(t, e.k8s.Create(context.Background(), c))
 	e.status(t, c, castv1alpha1.PhasePending, 0, "")
 	return c
 }
@@ -125,7 +109,7 @@ func (e *watchEnv) status(t *testing.T, c *castv1alpha1.Cast, phase castv1alpha1
 	_, err := kubetest.SetStatus(context.Background(), e.k8s, ctrlclient.ObjectKeyFromObject(c), func(st *castv1alpha1.CastStatus) {
 		st.Phase, st.Progress, st.Message = phase, progress, msg
 	})
-	must(t, err)
+	kubetest.Must(t, err)
 }
 
 // has is a condition for waitUntil: b holds s.
@@ -175,7 +159,7 @@ func (r *cmdRun) exitCode(t *testing.T) (int, string) {
 
 func writeFile(t *testing.T, name, content string) string {
 	path := filepath.Join(t.TempDir(), name)
-	must(t, os.WriteFile(path, []byte(content), 0o600))
+	kubetest.Must(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
 }
 
@@ -188,7 +172,7 @@ func (e *watchEnv) writeKubeconfig(t *testing.T, user *clientcmdapi.AuthInfo) {
 	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "watcher", Namespace: e.ns}
 	cfg.CurrentContext = "envtest"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	must(t, clientcmd.WriteToFile(*cfg, path))
+	kubetest.Must(t, clientcmd.WriteToFile(*cfg, path))
 	t.Setenv("KUBECONFIG", path)
 }
 
@@ -205,9 +189,9 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast that Succeeds exits 0 after printing each phase", func(t *testing.T) {
 		c := e.cast(t, "ok")
 		r := startCmd(t, flags("ok")...)
-		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
+		kubetest.WaitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
 		e.status(t, c, castv1alpha1.PhaseRunning, 40, "brewing")
-		waitUntil(t, "Running is printed", has(&r.stdout, "brewing"))
+		kubetest.WaitUntil(t, "Running is printed", has(&r.stdout, "brewing"))
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "all done")
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)
@@ -226,7 +210,7 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast that Fails exits 1 with its message on stderr", func(t *testing.T) {
 		c := e.cast(t, "bad")
 		r := startCmd(t, flags("bad")...)
-		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
+		kubetest.WaitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
 		e.status(t, c, castv1alpha1.PhaseFailed, 60, "the spell\nfizzled")
 		if code, msg := r.exitCode(t); code != 1 || msg != "" {
 			t.Fatalf("exit %d (%q), want 1 with the message already printed", code, msg)
@@ -239,7 +223,7 @@ func TestWatch(t *testing.T) {
 	t.Run("-o json prints one snapshot object per event", func(t *testing.T) {
 		c := e.cast(t, "js")
 		r := startCmd(t, flags("-o", "json", "js")...)
-		waitUntil(t, "the first event", has(&r.stdout, "\n"))
+		kubetest.WaitUntil(t, "the first event", has(&r.stdout, "\n"))
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "done")
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)
@@ -268,7 +252,7 @@ func TestWatch(t *testing.T) {
 		t.Setenv("CAST_STREAMER", e.url)
 		// An exec plugin, as managed clusters use: client-go runs it.
 		plugin := writeFile(t, "credential.sh", "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$(cat "+tokenFile+")\"\n")
-		must(t, os.Chmod(plugin, 0o700))
+		kubetest.Must(t, os.Chmod(plugin, 0o700))
 		exec := &clientcmdapi.ExecConfig{APIVersion: "client.authentication.k8s.io/v1", Command: plugin, InteractiveMode: clientcmdapi.NeverExecInteractiveMode}
 		for _, user := range []*clientcmdapi.AuthInfo{{Token: e.reader}, {TokenFile: tokenFile}, {Exec: exec}} {
 			e.writeKubeconfig(t, user)
@@ -306,8 +290,8 @@ func TestWatch(t *testing.T) {
 	t.Run("a Cast deleted before it finished exits 3", func(t *testing.T) {
 		c := e.cast(t, "doomed")
 		r := startCmd(t, flags("doomed")...)
-		waitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
-		must(t, e.k8s.Delete(context.Background(), c))
+		kubetest.WaitUntil(t, "Pending is printed", has(&r.stdout, "Pending"))
+		kubetest.Must(t, e.k8s.Delete(context.Background(), c))
 		if code, msg := r.exitCode(t); code != 3 || !strings.Contains(msg, "deleted before it finished") {
 			t.Fatalf("exit %d (%s), want 3", code, msg)
 		}
@@ -319,10 +303,10 @@ func TestWatch(t *testing.T) {
 	t.Run("--events complete,deleted prints only outcomes and deletions", func(t *testing.T) {
 		c := e.cast(t, "quiet")
 		r := startCmd(t, flags("--events", "complete,deleted", "-o", "json")...)
-		waitUntil(t, "the finished Casts are printed", has(&r.stdout, `"event":"synced"`))
+		kubetest.WaitUntil(t, "the finished Casts are printed", has(&r.stdout, `"event":"synced"`))
 		e.status(t, c, castv1alpha1.PhaseRunning, 40, "brewing")
 		e.status(t, c, castv1alpha1.PhaseSucceeded, 100, "quietly done")
-		waitUntil(t, "the outcome is printed", has(&r.stdout, "quietly done"))
+		kubetest.WaitUntil(t, "the outcome is printed", has(&r.stdout, "quietly done"))
 		r.cancel()
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)
@@ -343,9 +327,9 @@ func TestWatch(t *testing.T) {
 
 	t.Run("a namespace watch follows new Casts until Ctrl-C, then exits 0", func(t *testing.T) {
 		r := startCmd(t, flags()...)
-		waitUntil(t, "existing Casts are printed", has(&r.stdout, "watch/ok"))
+		kubetest.WaitUntil(t, "existing Casts are printed", has(&r.stdout, "watch/ok"))
 		e.cast(t, "late")
-		waitUntil(t, "a new Cast is printed", has(&r.stdout, "watch/late"))
+		kubetest.WaitUntil(t, "a new Cast is printed", has(&r.stdout, "watch/late"))
 		r.cancel()
 		if code, msg := r.exitCode(t); code != 0 {
 			t.Fatalf("exit %d (%s), want 0", code, msg)

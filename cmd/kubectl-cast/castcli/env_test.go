@@ -54,9 +54,9 @@ func startStreamer(t *testing.T, cl *kubetest.Cluster, opts streamer.Options) st
 	t.Helper()
 	opts.HeartbeatInterval = 200 * time.Millisecond
 	srv, err := streamer.New(opts, cl.Cache, cl.Kube)
-	must(t, err)
+	kubetest.Must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	kubetest.Must(t, err)
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln) }()
@@ -72,7 +72,7 @@ func startStreamer(t *testing.T, cl *kubetest.Cluster, opts streamer.Options) st
 		url = "https://" + ln.Addr().String()
 		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // only a readiness probe
 	}
-	waitUntil(t, "the streamer is ready", func() bool {
+	kubetest.WaitUntil(t, "the streamer is ready", func() bool {
 		resp, err := probe.Get(url + "/readyz")
 		if err != nil {
 			return false
@@ -89,7 +89,7 @@ func startPluginEnv(t *testing.T) *pluginEnv {
 	t.Helper()
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	cl, err := kubetest.Start(kubetest.WithCache())
-	must(t, err)
+	kubetest.Must(t, err)
 	t.Cleanup(func() { _ = cl.Stop() })
 	e := &pluginEnv{k8s: cl.Client, kube: cl.Kube, admin: cl.Config, ns: "plugin",
 		user: "system:serviceaccount:plugin:" + editorSA}
@@ -98,15 +98,15 @@ func startPluginEnv(t *testing.T) *pluginEnv {
 	}
 	e.url = e.startStreamer(t, streamer.Options{})
 	ctx := context.Background()
-	must(t, e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
+	kubetest.Must(t, e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}))
 	token, err := kubetest.Token(ctx, e.kube, e.ns, editorSA, time.Hour)
-	must(t, err)
-	must(t, kubetest.Allow(ctx, e.kube, kubetest.Grant{Namespace: e.ns, ServiceAccount: ctrlclient.ObjectKey{Namespace: e.ns, Name: editorSA},
+	kubetest.Must(t, err)
+	kubetest.Must(t, kubetest.Allow(ctx, e.kube, kubetest.Grant{Namespace: e.ns, ServiceAccount: ctrlclient.ObjectKey{Namespace: e.ns, Name: editorSA},
 		Verbs: []string{"get", "list", "watch", "patch", "create"}}))
 
 	dir := t.TempDir()
 	e.certConfig, err = cl.Kubeconfig(dir)
-	must(t, err)
+	kubetest.Must(t, err)
 	e.applyPolicy(t)
 	e.kubeconfig = writeKubeconfig(t, dir, cl.Config, token, e.url, e.ns)
 	t.Setenv("KUBECONFIG", e.kubeconfig)
@@ -121,13 +121,13 @@ func startPluginEnv(t *testing.T) *pluginEnv {
 // unexpired id-token (so client-go uses it without asking the issuer).
 func writeKubeconfig(t *testing.T, dir string, admin *rest.Config, token, streamerURL, ns string) string {
 	tokenFile := filepath.Join(dir, "sa.token")
-	must(t, os.WriteFile(tokenFile, []byte(token), 0o600))
+	kubetest.Must(t, os.WriteFile(tokenFile, []byte(token), 0o600))
 	plugin := filepath.Join(dir, "credential.sh")
-	must(t, os.WriteFile(plugin, []byte("#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$(cat "+tokenFile+")\"\n"), 0o700))
+	kubetest.Must(t, os.WriteFile(plugin, []byte("#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$(cat "+tokenFile+")\"\n"), 0o700))
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	kubetest.Must(t, err)
 	deadAddr := dead.Addr().String()
-	must(t, dead.Close())
+	kubetest.Must(t, dead.Close())
 	ca := base64.StdEncoding.EncodeToString(admin.CAData)
 	cfg := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -169,7 +169,7 @@ contexts:
   context: {cluster: envtest, user: sa-via-exec, namespace: %s}
 `, deadAddr, ca, admin.Host, ca, streamerURL, plugin, token, ns, ns, ns)
 	path := filepath.Join(dir, "plugin.kubeconfig")
-	must(t, os.WriteFile(path, []byte(cfg), 0o600))
+	kubetest.Must(t, os.WriteFile(path, []byte(cfg), 0o600))
 	return path
 }
 
@@ -177,17 +177,17 @@ contexts:
 // until the API server enforces it.
 func (e *pluginEnv) applyPolicy(t *testing.T) {
 	root, err := localcluster.RepoRoot()
-	must(t, err)
+	kubetest.Must(t, err)
 	out, err := exec.Command("kubectl", "--kubeconfig", e.certConfig, "apply", "-f",
 		filepath.Join(root, "config", "policy", "requester.yaml")).CombinedOutput()
-	must(t, errorsWith(err, string(out)))
+	kubetest.Must(t, errorsWith(err, string(out)))
 	c := e.cast(t, "policy-probe", castv1alpha1.PhaseRunning, 1)
 	mallory := rest.CopyConfig(e.admin)
 	mallory.Impersonate = rest.ImpersonationConfig{UserName: "mallory", Groups: []string{"system:masters"}}
 	mc, err := ctrlclient.New(mallory, ctrlclient.Options{Scheme: localcluster.Scheme()})
-	must(t, err)
+	kubetest.Must(t, err)
 	patch := ctrlclient.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":{"requestedBy":"alice","attempt":1}}}`))
-	waitUntil(t, "the requester policy is enforced", func() bool {
+	kubetest.WaitUntil(t, "the requester policy is enforced", func() bool {
 		err := mc.Patch(context.Background(), c, patch, ctrlclient.DryRunAll)
 		return err != nil && strings.Contains(err.Error(), "must name the user making the request: mallory")
 	})
@@ -205,7 +205,7 @@ func (e *pluginEnv) cast(t *testing.T, name string, phase castv1alpha1.CastPhase
 	t.Helper()
 	c := kubetest.NewCast(e.ns, name, 0)
 	c.Labels = map[string]string{"team": "blue"}
-	must(t, e.k8s.Create(context.Background(), c))
+	kubetest.Must(t, e.k8s.Create(context.Background(), c))
 	e.status(t, c, func(st *castv1alpha1.CastStatus) {
 		st.Phase, st.RunAttempt, st.Progress = phase, attempt, 40
 		if attempt > 0 {
@@ -218,13 +218,13 @@ func (e *pluginEnv) cast(t *testing.T, name string, phase castv1alpha1.CastPhase
 func (e *pluginEnv) status(t *testing.T, c *castv1alpha1.Cast, mutate func(*castv1alpha1.CastStatus)) {
 	t.Helper()
 	_, err := kubetest.SetStatus(context.Background(), e.k8s, ctrlclient.ObjectKeyFromObject(c), mutate)
-	must(t, err)
+	kubetest.Must(t, err)
 }
 
 func (e *pluginEnv) get(t *testing.T, name string) *castv1alpha1.Cast {
 	t.Helper()
 	var c castv1alpha1.Cast
-	must(t, e.k8s.Get(context.Background(), ctrlclient.ObjectKey{Namespace: e.ns, Name: name}, &c))
+	kubetest.Must(t, e.k8s.Get(context.Background(), ctrlclient.ObjectKey{Namespace: e.ns, Name: name}, &c))
 	return &c
 }
 
@@ -241,22 +241,6 @@ func run(ctx context.Context, args ...string) result {
 	cmd.SetArgs(args)
 	code := ExitCode(cmd.ExecuteContext(ctx), &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
 }
 
 func writeString(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

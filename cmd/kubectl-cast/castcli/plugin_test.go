@@ -38,7 +38,7 @@ func TestPlugin(t *testing.T) {
 	})
 
 	t.Run("get -A -l lists across namespaces with a NAMESPACE column", func(t *testing.T) {
-		must(t, kubetest.Allow(ctx, e.kube, kubetest.Grant{ServiceAccount: ctrlclient.ObjectKey{Namespace: e.ns, Name: editorSA}}))
+		kubetest.Must(t, kubetest.Allow(ctx, e.kube, kubetest.Grant{ServiceAccount: ctrlclient.ObjectKey{Namespace: e.ns, Name: editorSA}}))
 		r := run(ctx, on("get", "-A", "-l", "team=blue")...)
 		if r.code != 0 || !strings.HasPrefix(r.stdout, "NAMESPACE") || !strings.Contains(r.stdout, "plugin ") {
 			t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
@@ -89,7 +89,7 @@ func TestPlugin(t *testing.T) {
 		done := make(chan result, 1)
 		go func() { done <- run(ctx, on("cancel", "to-cancel", "--wait")...) }()
 		// The controller's part: answer the request in status.
-		waitUntil(t, "spec.cancel is set", func() bool { return e.get(t, "to-cancel").Spec.Cancel != nil })
+		kubetest.WaitUntil(t, "spec.cancel is set", func() bool { return e.get(t, "to-cancel").Spec.Cancel != nil })
 		got := e.get(t, "to-cancel").Spec.Cancel
 		if got.RequestedBy != e.user || got.Attempt != 2 {
 			t.Errorf("spec.cancel = %+v, want %s and attempt 2", got, e.user)
@@ -141,7 +141,7 @@ func TestPlugin(t *testing.T) {
 		c := e.cast(t, "too-old", castv1alpha1.PhaseFailed, 1)
 		done := make(chan result, 1)
 		go func() { done <- run(ctx, on("rerun", "too-old", "--wait")...) }()
-		waitUntil(t, "spec.rerun is set", func() bool { return e.get(t, "too-old").Spec.Rerun != nil })
+		kubetest.WaitUntil(t, "spec.rerun is set", func() bool { return e.get(t, "too-old").Spec.Rerun != nil })
 		e.status(t, c, func(st *castv1alpha1.CastStatus) {
 			st.Rerun = &castv1alpha1.RerunStatus{AfterAttempt: 1, RequestedBy: e.user, State: castv1alpha1.RerunRefused,
 				LastTransitionTime: metav1.Now(), Message: "Unable to re-run this workflow run because it was created over a month ago"}
@@ -165,7 +165,7 @@ func TestPlugin(t *testing.T) {
 			t.Errorf("the copy: %+v, labels %v", c.Spec, c.Labels)
 		}
 		attached := kubetest.NewCast(e.ns, "attached", 99)
-		must(t, e.k8s.Create(ctx, attached))
+		kubetest.Must(t, e.k8s.Create(ctx, attached))
 		r = run(ctx, on("create", "--from", "casts/attached")...)
 		if r.code != 0 {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
@@ -186,9 +186,9 @@ func TestPlugin(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
 		}
 		token, err := kubetest.Viewer(ctx, e.kube, e.ns, "viewer")
-		must(t, err)
+		kubetest.Must(t, err)
 		tokenFile := t.TempDir() + "/token"
-		must(t, writeString(tokenFile, token))
+		kubetest.Must(t, writeString(tokenFile, token))
 		r = run(ctx, "--kubeconfig", e.certConfig, "-n", e.ns, "watch", "finished", "--server", e.url, "--token-file", tokenFile)
 		if r.code != 0 || !strings.Contains(r.stdout, "Succeeded") {
 			t.Fatalf("with --token-file: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

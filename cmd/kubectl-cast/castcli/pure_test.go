@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 func TestCastRef(t *testing.T) {
@@ -66,7 +67,7 @@ func TestTableRow(t *testing.T) {
 	var b bytes.Buffer
 	c := cast("", 0, 0, time.Second)
 	c.Namespace = "ns"
-	must(t, printTable(&b, []castv1alpha1.Cast{*c}, true, now))
+	kubetest.Must(t, printTable(&b, []castv1alpha1.Cast{*c}, true, now))
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "NAMESPACE   NAME") || !strings.HasPrefix(lines[1], "ns          c    ") {
 		t.Errorf("with the namespace column:\n%s", b.String())
@@ -101,7 +102,7 @@ func TestDecodeExtension(t *testing.T) {
 // platform per release archive, each naming the binary it holds.
 func TestKrewManifest(t *testing.T) {
 	b, err := os.ReadFile("../../../hack/krew/cast.yaml")
-	must(t, err)
+	kubetest.Must(t, err)
 	var m struct {
 		APIVersion string                `json:"apiVersion"`
 		Kind       string                `json:"kind"`
@@ -118,7 +119,7 @@ func TestKrewManifest(t *testing.T) {
 			} `json:"platforms"`
 		} `json:"spec"`
 	}
-	must(t, yaml.Unmarshal(b, &m))
+	kubetest.Must(t, yaml.Unmarshal(b, &m))
 	if m.APIVersion != "krew.googlecontainertools.github.com/v1alpha2" || m.Kind != "Plugin" || m.Metadata.Name != "cast" {
 		t.Errorf("not krew's Plugin named cast: %s %s %s", m.APIVersion, m.Kind, m.Metadata.Name)
 	}

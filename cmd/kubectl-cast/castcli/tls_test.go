@@ -19,6 +19,7 @@ import (
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
 	"github.com/spell-platform/cast-operator/streamer"
+	"github.com/spell-platform/cast-operator/test/kubetest"
 )
 
 // selfSigned writes a CA-signed-by-itself certificate for 127.0.0.1 and its
@@ -26,7 +27,7 @@ import (
 func selfSigned(t *testing.T) (certFile, keyFile string, certPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
+	kubetest.Must(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cast-streamer-test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
@@ -35,14 +36,14 @@ func selfSigned(t *testing.T) (certFile, keyFile string, certPEM []byte) {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
+	kubetest.Must(t, err)
 	keyDER, err := x509.MarshalECPrivateKey(key)
-	must(t, err)
+	kubetest.Must(t, err)
 	dir := t.TempDir()
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	must(t, os.WriteFile(certFile, certPEM, 0o600))
-	must(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	kubetest.Must(t, os.WriteFile(certFile, certPEM, 0o600))
+	kubetest.Must(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
 	return certFile, keyFile, certPEM
 }
 
@@ -72,14 +73,14 @@ func testStreamerCA(t *testing.T, e *pluginEnv) {
 
 	t.Run("the kubeconfig extension's server and certificate-authority-data", func(t *testing.T) {
 		b, err := os.ReadFile(e.kubeconfig)
-		must(t, err)
+		kubetest.Must(t, err)
 		cfg := strings.Replace(string(b), "        server: "+e.url+"\n",
 			"        server: "+url+"\n        certificate-authority-data: "+base64.StdEncoding.EncodeToString(certPEM)+"\n", 1)
 		if cfg == string(b) {
 			t.Fatal("the kubeconfig has no streamer extension to rewrite")
 		}
 		path := filepath.Join(t.TempDir(), "kubeconfig")
-		must(t, os.WriteFile(path, []byte(cfg), 0o600))
+		kubetest.Must(t, os.WriteFile(path, []byte(cfg), 0o600))
 		r := run(ctx, "--kubeconfig", path, "--context", "envtest", "watch", "over-tls")
 		if r.code != 0 || !strings.Contains(r.stdout, "Succeeded") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

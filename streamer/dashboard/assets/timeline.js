@@ -30,7 +30,7 @@ const STATES = {
 };
 
 /** The state key of a job or step: its conclusion once completed. */
-export function stateOf(item) {
+function stateOf(item) {
   const key = item.status === 'completed' ? item.conclusion || 'completed' : item.status || 'queued';
   return /^[a-z_]{1,32}$/.test(key) ? key : 'queued';
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -118,5 +119,117 @@ func TestReleaseBuildsStampTheVersion(t *testing.T) {
 	}
 	if want := "cast-operator " + release + " (commit 0123abc"; !strings.HasPrefix(string(out), want) {
 		t.Errorf("cast-operator --version printed %q, want it to start with %q", out, want)
+	}
+}
+
+// instruction is one Dockerfile instruction, its continuation lines joined.
+type instruction struct{ cmd, args string }
+
+// finalStage parses the Dockerfile's last stage, the image that ships:
+// its instructions from its FROM on, without comments.
+func finalStage(t *testing.T, dockerfile string) []instruction {
+	t.Helper()
+	var stage []instruction
+	var cur string
+	for _, line := range strings.Split(dockerfile, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur == "") {
+			continue
+		}
+		if more, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur += more + " "
+			continue
+		}
+		cur += trimmed
+		cmd, args, _ := strings.Cut(cur, " ")
+		cur = ""
+		if cmd = strings.ToUpper(cmd); cmd == "FROM" {
+			stage = nil
+		}
+		stage = append(stage, instruction{cmd, strings.TrimSpace(args)})
+	}
+	return stage
+}
+
+// labels parses LABEL arguments: key=value pairs, values quoted or not.
+func labels(t *testing.T, args string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for args = strings.TrimSpace(args); args != ""; args = strings.TrimSpace(args) {
+		k, rest, ok := strings.Cut(args, "=")
+		if !ok || strings.ContainsAny(k, " \t") {
+			t.Fatalf("LABEL %q: want key=value pairs", args)
+		}
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			for end < len(rest) && (rest[end] != '"' || rest[end-1] == '\\') {
+				end++
+			}
+			if end == len(rest) {
+				t.Fatalf("LABEL %s: unterminated quote", k)
+			}
+			var err error
+			if v, err = strconv.Unquote(rest[:end+1]); err != nil {
+				t.Fatalf("LABEL %s: %v", k, err)
+			}
+			rest = rest[end+1:]
+		} else {
+			v, rest, _ = strings.Cut(rest, " ")
+		}
+		out[k] = v
+		args = rest
+	}
+	return out
+}
+
+// TestImageLabelsNameTheRelease holds the shipped image's OCI labels to
+// the build: the version and revision labels expand the VERSION and
+// REVISION build args, which the final stage declares itself (an ARG is
+// scoped to its stage, so one declared only in the builder would leave
+// them empty), and `make docker-build` passes both.
+func TestImageLabelsNameTheRelease(t *testing.T) {
+	dockerfile, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]bool{}
+	got := map[string]string{}
+	for _, in := range finalStage(t, string(dockerfile)) {
+		switch in.cmd {
+		case "ARG":
+			name, _, _ := strings.Cut(in.args, "=")
+			args[name] = true
+		case "LABEL":
+			for k, v := range labels(t, in.args) {
+				got[k] = v
+			}
+		}
+	}
+	for label, arg := range map[string]string{
+		"org.opencontainers.image.version":  "VERSION",
+		"org.opencontainers.image.revision": "REVISION",
+	} {
+		if v := got[label]; v != "${"+arg+"}" && v != "$"+arg {
+			t.Errorf("the image's label %s is %q, want the build arg ${%s}", label, v, arg)
+		}
+		if !args[arg] {
+			t.Errorf("the Dockerfile's final stage does not declare ARG %s, so its label %s would be empty", arg, label)
+		}
+	}
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build string
+	for _, line := range strings.Split(string(makefile), "\n") {
+		if strings.Contains(line, "docker build ") {
+			build = line
+		}
+	}
+	for _, arg := range []string{"--build-arg VERSION=$(VERSION)", "--build-arg REVISION="} {
+		if !strings.Contains(build, arg) {
+			t.Errorf("make docker-build's %q does not pass %s", strings.TrimSpace(build), arg)
+		}
 	}
 }

@@ -61,6 +61,27 @@ var _ = Describe("Server-side dry runs", func() {
 		}
 	})
 
+	// Each alone too: a component must not lean on another one's objects.
+	DescribeTable("accept config/default with one optional component",
+		func(component string, want ...string) {
+			k, err := overlay(GinkgoT().TempDir(), component)
+			Expect(err).NotTo(HaveOccurred())
+			out, err := dryRun(k)
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(out).To(ContainSubstring("deployment.apps/cast-operator-streamer"))
+			for _, w := range want {
+				Expect(out).To(ContainSubstring(w))
+			}
+		},
+		Entry("cert-manager", "cert-manager", "certificate.cert-manager.io/cast-operator-streamer-tls"),
+		Entry("prometheus", "prometheus",
+			"servicemonitor.monitoring.coreos.com/cast-operator-controller-manager-metrics-monitor",
+			"servicemonitor.monitoring.coreos.com/cast-operator-streamer-metrics-monitor"),
+		Entry("network-policy", "network-policy",
+			"networkpolicy.networking.k8s.io/cast-operator-streamer",
+			"networkpolicy.networking.k8s.io/cast-operator-controller-manager"),
+	)
+
 	It("run the controller as a GitHub App with the github-app component", func() {
 		k, err := overlay(GinkgoT().TempDir(), "github-app")
 		Expect(err).NotTo(HaveOccurred())

@@ -26,6 +26,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
@@ -178,6 +181,9 @@ func main() {
 		}
 		return
 	}
+	// The harness's own controller-runtime clients have nothing to log;
+	// without a logger, controller-runtime prints a stack trace saying so.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

@@ -23,6 +23,8 @@ func TestRunCommandLine(t *testing.T) {
 		{args: []string{"streamer", "extra"}, wantCode: 1, wantOut: `unexpected arguments ["extra"]`},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-renew-deadline", "20s"}, wantCode: 1, wantOut: "renew deadline (20s) < lease duration (15s)"},
 		{args: []string{"controller", "--leader-elect", "--leader-elect-retry-period", "9s"}, wantCode: 1, wantOut: "1.2 × retry period (9s) < renew deadline (10s)"},
+		{args: []string{"controller", "--max-concurrent-status-writes", "0"}, wantCode: 1, wantOut: "--max-concurrent-status-writes must be at least 1, not 0"},
+		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-max-concurrent-status-writes"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-leader-elect-lease-duration"},
 		{args: []string{"controller", "-h"}, wantCode: 0, wantOut: "-pprof-bind-address"},
 		{args: []string{"watch", "-o", "yaml"}, wantCode: 2, wantOut: "yaml"},

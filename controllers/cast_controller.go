@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,6 +74,11 @@ type CastReconciler struct {
 	// CompletionGrace bounds how long a finished Cast waits for artifacts
 	// and cost before Complete is set without them.
 	CompletionGrace time.Duration
+	// StatusWritesInFlight bounds the status writes sent at once; default
+	// DefaultStatusWritesInFlight (see statuswrites.go for why one).
+	StatusWritesInFlight int
+
+	statusWrites *semaphore.Weighted
 
 	mu sync.Mutex
 	// intents are Casts whose dispatch intent this process recorded and has
@@ -132,14 +139,7 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			r.Inbox.Applied(news)
 			return
 		}
-		// An update of the status subresource carries the resourceVersion
-		// read, so a concurrent writer is a conflict and a retry, never a
-		// silently lost status. It is an update rather than a merge patch:
-		// for a patch the API server re-encodes the stored Cast, applies the
-		// patch and decodes the result, a quarter of its CPU in a webhook
-		// burst (make bench, scenario 5), which the journal's writes, and so
-		// every webhook answer, queue behind.
-		if err := r.Status().Update(ctx, cast); err != nil {
+		if err := r.writeStatus(ctx, cast); err != nil {
 			// What webhooks said stays in the journal and the inbox for the
 			// retry, unless the Cast is gone: nothing is left to update.
 			if apierrors.IsNotFound(err) {
@@ -364,6 +364,7 @@ func (r *CastReconciler) setDefaults() {
 	if r.CompletionGrace == 0 {
 		r.CompletionGrace = DefaultCompletionGrace
 	}
+	r.statusWrites = newStatusWrites(r.StatusWritesInFlight)
 	r.intents = map[types.UID]bool{}
 	r.lastNews = map[types.UID]time.Time{}
 	r.active = newActiveRuns()

@@ -95,6 +95,9 @@ type managerOptions struct {
 	// namespace, when set, is the only one the manager's cache sees, so a
 	// spec can count the reconciles of its own Casts.
 	namespace string
+	// wrapClient, when set, wraps the reconciler's client (the manager's
+	// own), so a spec can watch the requests it sends.
+	wrapClient func(client.Client) client.Client
 }
 
 // journalNamespace holds the webhook journal of every manager the suite
@@ -127,10 +130,14 @@ func startManagerWith(o managerOptions) {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	inbox := NewInbox()
+	c := mgr.GetClient()
+	if o.wrapClient != nil {
+		c = o.wrapClient(c)
+	}
 	r := &CastReconciler{
 		Inbox:                 inbox,
 		Reader:                mgr.GetAPIReader(),
-		Client:                mgr.GetClient(),
+		Client:                c,
 		GitHub:                ghapi.NewClients(o.github, mgr.GetAPIReader()),
 		Activity:              activity,
 		Recorder:              mgr.GetEventRecorder("cast-controller"),

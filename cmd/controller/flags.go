@@ -38,6 +38,7 @@ type Flags struct {
 	journalNamespace  string
 	resyncInterval    time.Duration
 	webhookResync     time.Duration
+	statusWrites      int
 	rates             ratesFlag
 }
 
@@ -55,6 +56,7 @@ func (f *Flags) Bind(fs *flag.FlagSet, webhookDefault string) {
 	fs.StringVar(&f.journalNamespace, "webhook-journal-namespace", "", "namespace of the webhook journal (ConfigMaps every replica stores deliveries in before answering GitHub); default: $POD_NAMESPACE, the Pod's own namespace, or \"default\" outside a cluster")
 	fs.DurationVar(&f.resyncInterval, "resync-interval", controllers.DefaultResyncInterval, "re-read a running Cast from the REST API after this long without news, when its repository's webhook does not deliver")
 	fs.DurationVar(&f.webhookResync, "webhook-resync-interval", controllers.DefaultWebhookResyncInterval, "the same while the repository's webhook delivers (the safety net for a lost delivery); also how long without a delivery counts as a stopped webhook")
+	fs.IntVar(&f.statusWrites, "max-concurrent-status-writes", controllers.DefaultStatusWritesInFlight, "Cast status writes sent to the API server at once; more than one writes faster only when round trips, not the API server's CPU, are the bound, and takes CPU from the webhook journal's writes")
 	f.rates = ratesFlag(runstatus.Rates{})
 	for k, v := range runstatus.DefaultRates {
 		f.rates[k] = v
@@ -64,6 +66,9 @@ func (f *Flags) Bind(fs *flag.FlagSet, webhookDefault string) {
 
 // Validate refuses an App configured by halves.
 func (f *Flags) Validate() error {
+	if f.statusWrites < 1 {
+		return fmt.Errorf("--max-concurrent-status-writes must be at least 1, not %d", f.statusWrites)
+	}
 	if (f.app.ID != 0) != (f.app.PrivateKeyFile != "") {
 		return errors.New("--github-app-id and --github-app-private-key-file go together")
 	}
@@ -110,6 +115,7 @@ func AddControllerAndReceiver(mgr ctrl.Manager, f *Flags, secret []byte) error {
 		Rates:                 runstatus.Rates(f.rates),
 		Inbox:                 inbox,
 		Reader:                mgr.GetAPIReader(),
+		StatusWritesInFlight:  f.statusWrites,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Cast controller: %w", err)

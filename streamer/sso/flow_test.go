@@ -82,6 +82,21 @@ func (f flow) finish(c *sso.Client) (sso.Tokens, error) {
 	return c.Finish(context.Background(), request(f.callback.String(), f.cookies...))
 }
 
+// signIn runs a whole sign-in and returns its tokens and the session
+// cookies a plain-HTTP streamer would set.
+func signIn(t *testing.T, c *sso.Client, p *ssotest.Provider) (sso.Tokens, []*http.Cookie) {
+	t.Helper()
+	tok, err := begin(t, c, p).finish(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookies, err := c.SessionCookies(tok, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, cookies
+}
+
 func request(target string, cookies ...*http.Cookie) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	for _, ck := range cookies {
@@ -217,14 +232,7 @@ func TestRefreshRenewsTheSessionForTheSameUser(t *testing.T) {
 	clock := func() time.Time { return now }
 	p := newProvider(t, ssotest.Options{})
 	c := newClient(t, p, func(o *sso.Options) { o.Now = clock })
-	tok, err := begin(t, c, p).finish(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookies, err := c.SessionCookies(tok, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, cookies := signIn(t, c, p)
 	refreshReq := func(cs ...*http.Cookie) *http.Request { return request(home+"/api/v1/oidc/refresh", cs...) }
 
 	renewed, err := c.Refresh(context.Background(), refreshReq(cookies...))

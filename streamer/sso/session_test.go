@@ -39,14 +39,7 @@ func TestSessionCookieEndsMaxSessionAgeAfterSignIn(t *testing.T) {
 	clock := func() time.Time { return now }
 	p := newProvider(t, ssotest.Options{TokenTTL: 24 * time.Hour})
 	c := newClient(t, p, func(o *sso.Options) { o.Now = clock })
-	tok, err := begin(t, c, p).finish(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookies, err := c.SessionCookies(tok, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cookies := signIn(t, c, p)
 	end := now.Add(sso.MaxSessionAge)
 	sc := cookieNamed(cookies, sso.SessionCookieName)
 	if !sc.Expires.Equal(end.UTC()) || sc.MaxAge != int(sso.MaxSessionAge.Seconds()) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
-
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -106,8 +105,9 @@ type CastReconciler struct {
 // reconcile move the status in memory, and writes the status once,
 // whatever reconcile returned.
 func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// The cache's own object is the patch's base, read and never written;
-	// the reconcile works on one copy of it. Every idle Cast is reconciled
+	// The cache's own object is what the new status is compared with, read
+	// and never written; the reconcile works on one copy of it. Every idle
+	// Cast is reconciled
 	// once per resync interval, and a second copy per look was a share of
 	// the controller's allocations, and so of its GC work.
 	base := &castv1alpha1.Cast{}

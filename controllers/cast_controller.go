@@ -107,9 +107,9 @@ type CastReconciler struct {
 func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	// The cache's own object is what the new status is compared with, read
 	// and never written; the reconcile works on one copy of it. Every idle
-	// Cast is reconciled
-	// once per resync interval, and a second copy per look was a share of
-	// the controller's allocations, and so of its GC work.
+	// Cast is reconciled once per resync interval, and a second copy per
+	// look was a share of the controller's allocations, and so of its GC
+	// work.
 	base := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, base, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -96,3 +96,33 @@ func TestCacheTransformKeepsDistinctLabels(t *testing.T) {
 		t.Errorf("second Cast's tier = %q, want weekly", got)
 	}
 }
+
+// Slices the decoder grew by doubling are cut to their length, with
+// their values unchanged.
+func TestCacheTransformFitsDecodedSlices(t *testing.T) {
+	in := decodedCast(1)
+	conds := make([]metav1.Condition, 0, 9)
+	in.Status.Conditions = append(conds, in.Status.Conditions...)
+	in.Status.Jobs = append(make([]castv1alpha1.JobStatus, 0, 4), castv1alpha1.JobStatus{
+		Name: "build", Steps: append(make([]castv1alpha1.StepStatus, 0, 8), castv1alpha1.StepStatus{Name: "Set up job"}),
+	})
+	want := in.DeepCopy()
+	want.ManagedFields = nil
+	out, err := CacheTransform()(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*castv1alpha1.Cast)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("transform changed the Cast:\n got %+v\nwant %+v", got, want)
+	}
+	for what, c := range map[string][2]int{
+		"conditions": {len(got.Status.Conditions), cap(got.Status.Conditions)},
+		"jobs":       {len(got.Status.Jobs), cap(got.Status.Jobs)},
+		"steps":      {len(got.Status.Jobs[0].Steps), cap(got.Status.Jobs[0].Steps)},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("%s: length %d, capacity %d", what, c[0], c[1])
+		}
+	}
+}

@@ -302,7 +302,9 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.setDefaults()
-	registerPhaseMetrics(mgr.GetCache())
+	if err := registerPhaseMetrics(context.Background(), mgr.GetCache()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Source(), newsHandler())).

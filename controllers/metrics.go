@@ -2,11 +2,12 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
@@ -16,38 +17,42 @@ var castsDesc = prometheus.NewDesc("cast_operator_casts",
 	"Casts by phase, counted from the controller's cache at scrape time.", []string{"phase"}, nil)
 
 // phaseCollector counts Casts by phase when scraped, so the gauge can never
-// drift from the cluster the way inc/dec bookkeeping can.
+// drift from the cluster the way inc/dec bookkeeping can. It reads the
+// informer's store, which hands out the cached objects themselves: a
+// cache List copies every Cast into a new CastList, about 70 MiB per
+// scrape at 100,000 Casts, and a scrape that lands during a collection
+// doubles the heap the runtime then keeps.
 type phaseCollector struct {
-	mu     sync.Mutex
-	reader client.Reader
+	mu    sync.Mutex
+	store toolscache.Store
 }
 
 var phases = phaseCollector{}
 
-func registerPhaseMetrics(reader client.Reader) {
+func registerPhaseMetrics(ctx context.Context, c cache.Informers) error {
+	inf, err := c.GetInformer(ctx, &castv1alpha1.Cast{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("getting the Cast informer for the phase gauge: %w", err)
+	}
+	sii, ok := inf.(toolscache.SharedIndexInformer)
+	if !ok {
+		return fmt.Errorf("counting casts by phase: the Cast informer (%T) has no store", inf)
+	}
 	phases.mu.Lock()
 	defer phases.mu.Unlock()
-	if phases.reader == nil {
+	if phases.store == nil {
 		metrics.Registry.MustRegister(&phases)
 	}
-	phases.reader = reader
+	phases.store = sii.GetStore()
+	return nil
 }
 
 func (c *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- castsDesc }
 
 func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	reader := c.reader
+	store := c.store
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var list castv1alpha1.CastList
-	// Read-only, so the cache's own objects will do: a copy of every Cast
-	// on each scrape was 100,000 deep copies at 100,000 Casts.
-	if err := reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		ch <- prometheus.NewInvalidMetric(castsDesc, err)
-		return
-	}
 	counts := map[castv1alpha1.CastPhase]int{}
 	for _, p := range []castv1alpha1.CastPhase{
 		castv1alpha1.PhasePending, castv1alpha1.PhaseQueued, castv1alpha1.PhaseRunning, castv1alpha1.PhaseSucceeded,
@@ -55,8 +60,11 @@ func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		counts[p] = 0
 	}
-	for i := range list.Items {
-		counts[list.Items[i].Status.Phase]++
+	// Read-only: the objects are the cache's own and are not modified.
+	for _, o := range store.List() {
+		if cast, ok := o.(*castv1alpha1.Cast); ok {
+			counts[cast.Status.Phase]++
+		}
 	}
 	for p, n := range counts {
 		if p != "" {

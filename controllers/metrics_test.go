@@ -1,26 +1,34 @@
 package controllers
 
 import (
+	"context"
 	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	castv1alpha1 "github.com/spell-platform/cast-operator/api/v1alpha1"
-	"github.com/spell-platform/cast-operator/hack/localcluster"
 )
 
-// The phase gauge counts Casts by phase, zeros included, read with the
-// no-copy list option the cache honours.
+// The phase gauge counts Casts by phase, zeros included, from the
+// informer's store.
 func TestPhaseCollectorCounts(t *testing.T) {
 	mk := func(name string, p castv1alpha1.CastPhase) *castv1alpha1.Cast {
 		return &castv1alpha1.Cast{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Status: castv1alpha1.CastStatus{Phase: p}}
 	}
-	reader := fake.NewClientBuilder().WithScheme(localcluster.Scheme()).WithObjects(
-		mk("a", castv1alpha1.PhaseQueued), mk("b", castv1alpha1.PhaseQueued), mk("c", castv1alpha1.PhaseSucceeded)).Build()
-	c := &phaseCollector{reader: reader}
+	store := toolscache.NewStore(toolscache.MetaNamespaceKeyFunc)
+	for _, c := range []*castv1alpha1.Cast{mk("a", castv1alpha1.PhaseQueued), mk("b", castv1alpha1.PhaseQueued), mk("c", castv1alpha1.PhaseSucceeded)} {
+		if err := store.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &phaseCollector{store: store}
 	ch := make(chan prometheus.Metric, 16)
 	c.Collect(ch)
 	close(ch)
@@ -39,3 +47,44 @@ func TestPhaseCollectorCounts(t *testing.T) {
 		}
 	}
 }
+
+// phaseGauge reads cast_operator_casts from the registry the manager's
+// /metrics serves, by phase.
+func phaseGauge() (map[string]float64, error) {
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "cast_operator_casts" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	return got, nil
+}
+
+var _ = Describe("Phase gauge", func() {
+	It("counts the Casts the API server holds, by phase, from the running manager's cache", func() {
+		runningCasts("gauge-org", 3, 7400)
+		Eventually(func(g Gomega) {
+			var all castv1alpha1.CastList
+			g.Expect(k8s.List(context.Background(), &all)).To(Succeed())
+			want := map[string]float64{}
+			for _, c := range all.Items {
+				if c.Status.Phase != "" {
+					want[string(c.Status.Phase)]++
+				}
+			}
+			g.Expect(want[string(castv1alpha1.PhaseRunning)]).To(BeNumerically(">=", 3))
+			got, err := phaseGauge()
+			g.Expect(err).NotTo(HaveOccurred())
+			for p, n := range want {
+				g.Expect(got).To(HaveKeyWithValue(p, n), "Casts in phase %s", p)
+			}
+		}).Should(Succeed())
+	})
+})

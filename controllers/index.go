@@ -14,35 +14,58 @@ import (
 	"github.com/spell-platform/cast-operator/controllers/webhook"
 )
 
-// runIndexName indexes Casts by "owner/repo#runID" so a webhook finds its
-// Cast in the informer cache without listing every Cast.
+// runIndexName indexes Casts by run so a webhook finds its Cast in the
+// informer cache without listing every Cast.
 //
 // It is an index of the Cast informer's own, not a controller-runtime
 // field index: IndexField keeps every value twice (once per namespace,
-// once for all namespaces), and every run has its own value, so with
-// 100,000 Casts the unused namespaced half alone held tens of MiB. The
-// webhook only ever asks across namespaces.
-const runIndexName = "spell.dev/run"
+// once for all namespaces). The webhook only ever asks across namespaces.
+//
+// Its values are buckets of run IDs (the ID modulo runBuckets), not one
+// value per run: the indexer keeps a set per value, and a set holding one
+// Cast cost about 250 bytes, an eighth of a cached Cast. A lookup reads
+// one bucket (about 25 Casts at 100,000) and keeps the Casts of the run.
+const runIndexName = "spell.dev/run-bucket"
 
-func runIndexKey(repository string, runID int64) string {
-	return strings.ToLower(repository) + "#" + strconv.FormatInt(runID, 10)
+// runBuckets spreads GitHub's run IDs, which are sequential, evenly.
+const runBuckets = 4096
+
+// bucketNames are the index values, made once: an index value is kept
+// as given, and one string per Cast would be the cost the buckets save.
+var bucketNames = func() (names [runBuckets]string) {
+	for i := range names {
+		names[i] = strconv.Itoa(i)
+	}
+	return names
+}()
+
+func runBucket(runID int64) string {
+	return bucketNames[(runID%runBuckets+runBuckets)%runBuckets]
 }
 
-// indexByRun is the index function: status.runID once known, spec.runID
-// for a Cast attached before its first reconcile.
+// runOf is the run a Cast tracks: status.runID once known, spec.runID for
+// a Cast attached before its first reconcile; 0 for none yet.
+func runOf(cast *castv1alpha1.Cast) int64 {
+	if cast.Status.RunID != 0 {
+		return cast.Status.RunID
+	}
+	if cast.Spec.RunID != nil {
+		return *cast.Spec.RunID
+	}
+	return 0
+}
+
+// indexByRun is the index function.
 func indexByRun(obj any) ([]string, error) {
 	cast, ok := obj.(*castv1alpha1.Cast)
 	if !ok {
 		return nil, fmt.Errorf("indexing runs: %T is not a Cast", obj)
 	}
-	id := cast.Status.RunID
-	if id == 0 && cast.Spec.RunID != nil {
-		id = *cast.Spec.RunID
-	}
+	id := runOf(cast)
 	if id == 0 {
 		return nil, nil
 	}
-	return []string{runIndexKey(cast.Spec.Repository, id)}, nil
+	return []string{runBucket(id)}, nil
 }
 
 // addRunIndex registers the run index on the cache's Cast informer; it
@@ -76,15 +99,24 @@ func (i RunIndex) CastsForRun(ctx context.Context, repository string, runID int6
 	if !ok {
 		return nil, fmt.Errorf("looking up casts for run %d of %s: the Cast informer (%T) has no indexer", runID, repository, inf)
 	}
-	objs, err := sii.GetIndexer().ByIndex(runIndexName, runIndexKey(repository, runID))
+	return castsForRun(sii.GetIndexer(), repository, runID)
+}
+
+// castsForRun reads the run's bucket and keeps the Casts of that run and
+// repository.
+func castsForRun(indexer toolscache.Indexer, repository string, runID int64) ([]webhook.CastRef, error) {
+	objs, err := indexer.ByIndex(runIndexName, runBucket(runID))
 	if err != nil {
 		return nil, fmt.Errorf("looking up casts for run %d of %s: %w", runID, repository, err)
 	}
-	out := make([]webhook.CastRef, 0, len(objs))
+	var out []webhook.CastRef
 	for _, o := range objs {
 		cast, ok := o.(*castv1alpha1.Cast)
 		if !ok {
 			return nil, fmt.Errorf("looking up casts for run %d of %s: the index holds a %T", runID, repository, o)
+		}
+		if runOf(cast) != runID || !strings.EqualFold(cast.Spec.Repository, repository) {
+			continue
 		}
 		out = append(out, webhook.CastRef{NamespacedName: types.NamespacedName{Namespace: cast.Namespace, Name: cast.Name}, UID: cast.UID})
 	}

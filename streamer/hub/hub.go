@@ -175,6 +175,14 @@ func (h *Hub) observe(cast *Trimmed) {
 	if h.wentBack(key, st, known, rv) && h.rebase() {
 		return
 	}
+	if h.synced && rv < h.maxRV {
+		// A change below a version already handed out: a relist gives
+		// changed Casts in key order, not version order. A stream that
+		// ended between the two holds an id above this change, and a
+		// resume from it would skip it; every id handed out so far now
+		// gets a full snapshot. A watch never does this.
+		h.horizon = max(h.horizon, h.maxRV+1)
+	}
 	h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)
 	snap := cast.snapshot(h.now())
 	u := &Update{Kind: kind, Key: key, ID: cast.ResourceVersion, rv: rv,

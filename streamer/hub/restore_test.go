@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"testing"
 
 	toolscache "k8s.io/client-go/tools/cache"
@@ -177,5 +178,31 @@ func TestResumeFromAheadOfTheHubIsFull(t *testing.T) {
 	}
 	if _, init := h.Subscribe(Filter{}, "6"); !init.Resumed {
 		t.Error("a resume from the sync point must be exact")
+	}
+}
+
+func TestResumeAfterARelistsOutOfOrderChangeMissesNothing(t *testing.T) {
+	// A relist hands changed Casts over in key order: b's change at 25
+	// reaches streams before d's at 24. A client whose stream ended after
+	// b@25 and before d@24 resumes from 25; d's change must reach it.
+	h := newHub()
+	h.SetSource((&store{}).source, nil)
+	h.OnAdd(cast("ns", "b", 5, castv1alpha1.PhaseRunning, 0), true)
+	h.OnAdd(cast("ns", "d", 6, castv1alpha1.PhaseRunning, 0), true)
+	h.MarkSynced("7")
+	h.OnUpdate(nil, cast("ns", "b", 25, castv1alpha1.PhaseSucceeded, 100))
+	h.OnUpdate(nil, cast("ns", "d", 24, castv1alpha1.PhaseFailed, 0))
+	_, init := h.Subscribe(Filter{Namespace: "ns"}, "25")
+	var got []string
+	for _, u := range init.Updates {
+		got = append(got, u.Key.Name+"@"+u.ID)
+	}
+	if !slices.Contains(got, "d@24") {
+		t.Errorf("resume from 25 sent %v (resumed %v): d's change at 24 is lost", got, init.Resumed)
+	}
+	// An id handed out after the relist is exact again.
+	h.OnUpdate(nil, cast("ns", "b", 26, castv1alpha1.PhaseSucceeded, 100))
+	if _, init := h.Subscribe(Filter{Namespace: "ns"}, "26"); !init.Resumed {
+		t.Error("a resume from an id after the relist must be exact")
 	}
 }

@@ -85,6 +85,9 @@ func gaugeMatches(opts ...client.ListOption) func(g Gomega) {
 		for p, n := range want {
 			g.Expect(got).To(HaveKeyWithValue(p, n), "Casts in phase %s", p)
 		}
+		for p, n := range got {
+			g.Expect(n).To(Equal(want[p]), "Casts in phase %s", p)
+		}
 	}
 }
 

@@ -126,7 +126,7 @@ func (h *Hub) OnDelete(obj any) {
 		// The watch missed the deletion: when it happened is unknown, so
 		// no resume from what this hub has seen so far can be exact.
 		rv = h.maxRV
-		h.horizon = max(h.horizon, h.maxRV+1)
+		h.distrustIssuedIDs()
 		if !known {
 			// A rebase dropped it already (restore.go): no stream was
 			// told of it since, so there is nothing to tell.
@@ -179,9 +179,8 @@ func (h *Hub) observe(cast *Trimmed) {
 		// A change below a version already handed out: a relist gives
 		// changed Casts in key order, not version order. A stream that
 		// ended between the two holds an id above this change, and a
-		// resume from it would skip it; every id handed out so far now
-		// gets a full snapshot. A watch never does this.
-		h.horizon = max(h.horizon, h.maxRV+1)
+		// resume from it would skip it. A watch never does this.
+		h.distrustIssuedIDs()
 	}
 	h.maxRV, h.seenRV = max(h.maxRV, rv), max(h.seenRV, rv)
 	snap := cast.snapshot(h.now())
@@ -249,6 +248,10 @@ func (h *Hub) MarkSynced(listRV string) {
 	h.maxRV = max(h.maxRV, rv)
 	h.synced = true
 }
+
+// distrustIssuedIDs makes a resume from any id handed out so far a full
+// snapshot: something happened that such an id cannot place.
+func (h *Hub) distrustIssuedIDs() { h.horizon = max(h.horizon, h.maxRV+1) }
 
 // Synced reports whether the hub holds a full picture; streams wait for it.
 func (h *Hub) Synced() bool {

@@ -63,7 +63,7 @@ func (h *Hub) wentBack(key types.NamespacedName, st state, known bool, rv int64)
 // applies the change as usual. Runs under h.mu.
 func (h *Hub) rebase() bool {
 	from := h.maxRV
-	h.horizon = max(h.horizon, from+1)
+	h.distrustIssuedIDs()
 	h.tombstones = nil
 	subs := h.subs
 	h.subs, h.byNS = map[*Subscriber]struct{}{}, map[string]*subSet{}

@@ -262,15 +262,14 @@ func convertRun(r *github.WorkflowRun, repository string) runstatus.Run {
 		full = n
 	}
 	return runstatus.Run{
-		ID:           r.GetID(),
-		Attempt:      int64(r.GetRunAttempt()),
-		Repository:   full,
-		Status:       unique.Make(r.GetStatus()).Value(),
-		Conclusion:   unique.Make(r.GetConclusion()).Value(),
-		HTMLURL:      r.GetHTMLURL(),
-		DisplayTitle: r.GetDisplayTitle(),
-		StartedAt:    r.GetRunStartedAt().Time,
-		UpdatedAt:    r.GetUpdatedAt().Time,
+		ID:         r.GetID(),
+		Attempt:    int64(r.GetRunAttempt()),
+		Repository: full,
+		Status:     unique.Make(r.GetStatus()).Value(),
+		Conclusion: unique.Make(r.GetConclusion()).Value(),
+		HTMLURL:    r.GetHTMLURL(),
+		StartedAt:  r.GetRunStartedAt().Time,
+		UpdatedAt:  r.GetUpdatedAt().Time,
 	}
 }
 

@@ -32,7 +32,7 @@ func TestGetRunMapsFields(t *testing.T) {
 	}
 	want := runstatus.Run{
 		ID: run.ID, Attempt: 2, Repository: testRepo, Status: "completed", Conclusion: "failure",
-		HTMLURL: ghapitest.HTMLURL(testRepo, run.ID), DisplayTitle: "cast " + castID,
+		HTMLURL:   ghapitest.HTMLURL(testRepo, run.ID),
 		StartedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(5 * time.Minute),
 	}
 	if !got.StartedAt.Equal(want.StartedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {

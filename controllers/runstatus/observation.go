@@ -20,11 +20,10 @@ type Run struct {
 	// Conclusion is set once Status is completed: success, failure,
 	// cancelled, timed_out, skipped, neutral, stale, action_required,
 	// startup_failure.
-	Conclusion   string    `json:"conclusion,omitempty"`
-	HTMLURL      string    `json:"htmlURL,omitempty"`
-	DisplayTitle string    `json:"displayTitle,omitempty"`
-	StartedAt    time.Time `json:"startedAt,omitzero"` // run_started_at
-	UpdatedAt    time.Time `json:"updatedAt,omitzero"` // updated_at: orders events of equal rank
+	Conclusion string    `json:"conclusion,omitempty"`
+	HTMLURL    string    `json:"htmlURL,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"` // run_started_at
+	UpdatedAt  time.Time `json:"updatedAt,omitzero"` // updated_at: orders events of equal rank
 }
 
 // Job is one snapshot of a job of a run, as the workflow_job webhook and the

@@ -67,7 +67,6 @@ type workflowRun struct {
 	Status       string      `json:"status"`
 	Conclusion   string      `json:"conclusion"`
 	HTMLURL      string      `json:"html_url"`
-	DisplayTitle string      `json:"display_title"`
 	RunStartedAt string      `json:"run_started_at"`
 	UpdatedAt    string      `json:"updated_at"`
 	Repository   *repository `json:"repository"`
@@ -167,15 +166,14 @@ func parseRun(ev *Event, raw json.RawMessage) error {
 	}
 	ev.RunID = wr.ID
 	ev.Observation.Run = &runstatus.Run{
-		ID:           wr.ID,
-		Attempt:      attempt,
-		Repository:   ev.Repository,
-		Status:       wr.Status,
-		Conclusion:   wr.Conclusion,
-		HTMLURL:      wr.HTMLURL,
-		DisplayTitle: wr.DisplayTitle,
-		StartedAt:    started,
-		UpdatedAt:    updated,
+		ID:         wr.ID,
+		Attempt:    attempt,
+		Repository: ev.Repository,
+		Status:     wr.Status,
+		Conclusion: wr.Conclusion,
+		HTMLURL:    wr.HTMLURL,
+		StartedAt:  started,
+		UpdatedAt:  updated,
 	}
 	return nil
 }

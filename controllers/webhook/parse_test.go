@@ -39,7 +39,6 @@ const (
 )
 
 func TestParseValid(t *testing.T) {
-	title := "Cast spell-platform/spellbook@main"
 	tests := []struct {
 		file, event string
 		want        Event
@@ -47,14 +46,14 @@ func TestParseValid(t *testing.T) {
 		file: "workflow_run.requested.json", event: EventWorkflowRun,
 		want: Event{Type: EventWorkflowRun, Action: "requested", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Run: &runstatus.Run{
-				ID: testRunID, Attempt: 1, Repository: testRepo, Status: "queued", HTMLURL: runURL, DisplayTitle: title,
+				ID: testRunID, Attempt: 1, Repository: testRepo, Status: "queued", HTMLURL: runURL,
 				StartedAt: at(t, "2026-03-02T09:15:04Z"), UpdatedAt: at(t, "2026-03-02T09:15:04Z"),
 			}}},
 	}, {
 		file: "workflow_run.in_progress.json", event: EventWorkflowRun,
 		want: Event{Type: EventWorkflowRun, Action: "in_progress", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Run: &runstatus.Run{
-				ID: testRunID, Attempt: 1, Repository: testRepo, Status: "in_progress", HTMLURL: runURL, DisplayTitle: title,
+				ID: testRunID, Attempt: 1, Repository: testRepo, Status: "in_progress", HTMLURL: runURL,
 				StartedAt: at(t, "2026-03-02T09:15:04Z"), UpdatedAt: at(t, "2026-03-02T09:15:19Z"),
 			}}},
 	}, {
@@ -62,7 +61,7 @@ func TestParseValid(t *testing.T) {
 		want: Event{Type: EventWorkflowRun, Action: "completed", Repository: testRepo, RunID: testRunID,
 			Observation: runstatus.Observation{Run: &runstatus.Run{
 				ID: testRunID, Attempt: 2, Repository: testRepo, Status: "completed", Conclusion: "failure",
-				HTMLURL: runURL, DisplayTitle: title,
+				HTMLURL:   runURL,
 				StartedAt: at(t, "2026-03-02T09:22:10Z"), UpdatedAt: at(t, "2026-03-02T09:31:47Z"),
 			}}},
 	}, {
@@ -71,9 +70,8 @@ func TestParseValid(t *testing.T) {
 		want: Event{Type: EventWorkflowRun, Action: "requested", Repository: testRepo, RunID: 9100200999,
 			Observation: runstatus.Observation{Run: &runstatus.Run{
 				ID: 9100200999, Attempt: 1, Repository: testRepo, Status: "completed", Conclusion: "action_required",
-				HTMLURL:      "https://github.com/spell-platform/spellbook/actions/runs/9100200999",
-				DisplayTitle: "Cast from a fork",
-				StartedAt:    at(t, "2026-03-02T10:00:00Z"), UpdatedAt: at(t, "2026-03-02T10:00:01Z"),
+				HTMLURL:   "https://github.com/spell-platform/spellbook/actions/runs/9100200999",
+				StartedAt: at(t, "2026-03-02T10:00:00Z"), UpdatedAt: at(t, "2026-03-02T10:00:01Z"),
 			}}},
 	}, {
 		file: "workflow_job.queued.json", event: EventWorkflowJob,

@@ -16,6 +16,7 @@ import (
 // Run is the controller command: it reconciles Casts in the cluster of
 // the in-cluster config or --kubeconfig until SIGINT or SIGTERM.
 func Run(args []string, out io.Writer) error {
+	applyDefaultGCPercent()
 	fs := cli.NewFlagSet("controller", out)
 	var mf cli.ManagerFlags
 	mf.Bind(fs, ":8443", ":8081", true)

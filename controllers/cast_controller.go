@@ -92,6 +92,8 @@ type CastReconciler struct {
 	postponed map[types.UID]time.Time
 	// owedJobs are Casts whose last resync read the run but not its jobs.
 	owedJobs map[types.UID]bool
+	// wakes holds idle Casts' next looks (see wakes.go).
+	wakes *wakes
 }
 
 // +kubebuilder:rbac:groups=spell.dev,resources=casts,verbs=get;list;watch;update;patch
@@ -110,6 +112,7 @@ func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	// Cast is reconciled once per resync interval, and a second copy per
 	// look was a share of the controller's allocations, and so of its GC
 	// work.
+	r.wakes.cancel(req.NamespacedName)
 	base := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, base, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -226,7 +229,7 @@ func (r *CastReconciler) reconcile(ctx context.Context, cast *castv1alpha1.Cast,
 		}
 		return r.followRerun(ctx, cast, gh, ghErr, now)
 	}
-	return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
+	return r.sleepUntilWake(cast, now), nil
 }
 
 // applyRun merges one run snapshot and reports whether it changed status.
@@ -308,6 +311,7 @@ func (r *CastReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&castv1alpha1.Cast{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Source(), newsHandler())).
+		WatchesRawSource(source.Func(r.startWakes)).
 		Named("cast").
 		WithOptions(controller.Options{MaxConcurrentReconciles: reconcileWorkers, RateLimiter: errorBackoff(r.ResyncInterval),
 			LogConstructor: requestLoggers(mgr.GetLogger())}).
@@ -372,4 +376,5 @@ func (r *CastReconciler) setDefaults() {
 	r.active = newActiveRuns()
 	r.postponed = map[types.UID]time.Time{}
 	r.owedJobs = map[types.UID]bool{}
+	r.wakes = newWakes()
 }

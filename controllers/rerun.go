@@ -66,7 +66,7 @@ func (r *CastReconciler) followRerun(ctx context.Context, cast *castv1alpha1.Cas
 	if run.Attempt > req.AfterAttempt {
 		setRerun(cast, castv1alpha1.RerunRequested, fmt.Sprintf("attempt %d started", run.Attempt), now)
 		r.applyRun(ctx, cast, run, now)
-		return ctrl.Result{RequeueAfter: r.nextWake(cast, now)}, nil
+		return r.sleepUntilWake(cast, now), nil
 	}
 	if rs.State == castv1alpha1.RerunRequested {
 		// GitHub accepted; its run shows the new attempt in a moment.

@@ -103,6 +103,11 @@ func mustJSON(v any) []byte {
 // secret on free ports, plus args, and returns once it is ready, with the
 // webhook receiver's address.
 func (b *bench) startController(logName string, args ...string) (*child, string, error) {
+	return b.startControllerEnv(logName, nil, args...)
+}
+
+// startControllerEnv is startController with more environment variables.
+func (b *bench) startControllerEnv(logName string, env []string, args ...string) (*child, string, error) {
 	hookAddr, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -111,7 +116,7 @@ func (b *bench) startController(logName string, args ...string) (*child, string,
 	if err != nil {
 		return nil, "", err
 	}
-	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, logName), []string{"GITHUB_WEBHOOK_SECRET=" + benchSecret},
+	ctrl, err := startChild(b.bin, filepath.Join(b.tmp, logName), append([]string{"GITHUB_WEBHOOK_SECRET=" + benchSecret}, env...),
 		append([]string{"controller", "--kubeconfig", b.cl.kubeconfig, "--webhook-bind-address", hookAddr,
 			"--metrics-bind-address", "0", "--metrics-secure=false", "--health-probe-bind-address", probeAddr}, args...)...)
 	if err != nil {

@@ -181,7 +181,8 @@ const method = `
   and -many-rest (60 s: memory at rest, once the runtime has returned what the initial list and a restart's burst of
   reconciles took), the empty baselines the same way; per Cast = (RSS − empty RSS) ÷ many-Casts. The reading after
   the settle time and the controller's peak (VmHWM) are given beside it. RSS includes Go heap the runtime keeps (up to about
-  twice the live heap with GOGC=100), so the rows also give go_memstats_heap_inuse_bytes from /metrics. The
+  twice the live heap with GOGC=100, the streamer's; 1.5 times with the controller's GOGC=50), so the rows also give
+  go_memstats_heap_inuse_bytes from /metrics. The
   all-namespaces stream (` + "`/api/v1/casts/events`" + `) and the JSON list (` + "`/api/v1/casts`" + `) use a
   ServiceAccount token with cluster-wide list/watch; time to first byte and to the ` + "`synced`" + ` event, and
   bytes up to it, best of two. The anchor is kube-apiserver's list of the same Casts through client-go (one unpaginated
@@ -190,5 +191,7 @@ const method = `
   is a fresh controller process (resync 1 h, the fake's token): time from its start until
   ` + "`controller_runtime_reconcile_total{controller=\"cast\"}`" + ` (every result) reaches the number of Casts,
   and the fake's counted calls meanwhile, by endpoint; calls naming a finished Cast's run must be 0 (no webhooks flow
-  in this row: a finished, Complete Cast needs none either way).
+  in this row: a finished, Complete Cast needs none either way). Then the same restart once more with GOGC=100, Go's
+  default, which the controller lowers to 50: its time and RSS at rest show what that setting trades, in the same run
+  (second, so a warmer control plane favours it, not the default).
 `

@@ -45,6 +45,12 @@ type manySizeResult struct {
 	streamHeap, ctrlHeap float64 // Go heap in use when RSS was read, from /metrics; -1 unknown
 	byEndpoint           string
 	ok                   bool // every measurement above was taken
+
+	// The same restart once more with GOGC=100, Go's default, which the
+	// controller lowers to 50: what that setting trades, in the same run.
+	goDefaultAll     time.Duration
+	goDefaultReached bool
+	goDefaultRSS     uint64
 }
 
 // manySize tops the Casts up to n and measures everything at that size.
@@ -133,6 +139,10 @@ func (b *bench) manySize(ctx context.Context, e *manyEnv, n int, token string) (
 			s.written++
 		}
 	}
+	b.progress("many: controller restart with GOGC=100")
+	if err := b.manyRestartGoDefaultGC(ctx, e, &s); err != nil {
+		return s, err
+	}
 	s.ok = s.streamRSS > 0 && s.ctrlRSS > 0 && s.ctrlReached && s.synced > 0 && s.apiList > 0 &&
 		s.streamEvents == s.total && s.listItems == s.total && s.apiItems == s.total
 	return s, nil
@@ -161,7 +171,7 @@ func (b *bench) manyStreamerRSS() (uint64, error) {
 // startManyController runs the controller against the fake with the
 // many token, resync 1 h, its metrics on a port of its own; with
 // -many-heap-profiles, its pprof endpoints on another (pprofURL).
-func (b *bench) startManyController(e *manyEnv, log string) (ctrl *child, url, pprofURL string, err error) {
+func (b *bench) startManyController(e *manyEnv, log string, env ...string) (ctrl *child, url, pprofURL string, err error) {
 	metricsAddr, err := freePort()
 	if err != nil {
 		return nil, "", "", err
@@ -178,7 +188,7 @@ func (b *bench) startManyController(e *manyEnv, log string) (ctrl *child, url, p
 		// last one happened to see mid-restart.
 		pprofURL = "http://" + pprofAddr + "/debug/pprof/heap?gc=1"
 	}
-	ctrl, _, err = b.startController(log, args...)
+	ctrl, _, err = b.startControllerEnv(log, env, args...)
 	return ctrl, "http://" + metricsAddr + "/metrics", pprofURL, err
 }
 
@@ -241,6 +251,29 @@ func (b *bench) manyRestart(ctx context.Context, e *manyEnv, s *manySizeResult) 
 		}
 	}
 	s.byEndpoint = callsSince(e.fake, manyToken, mark)
+	return nil
+}
+
+// manyRestartGoDefaultGC restarts the controller again with GOGC=100 and
+// times it and reads its RSS as manyRestart does.
+func (b *bench) manyRestartGoDefaultGC(ctx context.Context, e *manyEnv, s *manySizeResult) error {
+	t0 := time.Now()
+	ctrl, url, _, err := b.startManyController(e, fmt.Sprintf("controller-many-%d-gogc100.log", s.n), "GOGC=100")
+	if err != nil {
+		return err
+	}
+	defer ctrl.stop()
+	_, err = waitReconciles(url, s.total, 10*time.Minute)
+	s.goDefaultAll, s.goDefaultReached = time.Since(t0), err == nil
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	time.Sleep(b.cfg.many.rest)
+	st, err := readProc(ctrl.pid())
+	if err != nil {
+		return fmt.Errorf("reading the controller's RSS: %w", err)
+	}
+	s.goDefaultRSS = st.RSS
 	return nil
 }
 

@@ -107,12 +107,13 @@ type CastReconciler struct {
 // reconcile move the status in memory, and writes the status once,
 // whatever reconcile returned.
 func (r *CastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// This look decides the next one; a wake set by an earlier look is void.
+	r.wakes.cancel(req.NamespacedName)
 	// The cache's own object is what the new status is compared with, read
 	// and never written; the reconcile works on one copy of it. Every idle
 	// Cast is reconciled once per resync interval, and a second copy per
 	// look was a share of the controller's allocations, and so of its GC
 	// work.
-	r.wakes.cancel(req.NamespacedName)
 	base := &castv1alpha1.Cast{}
 	if err := r.Get(ctx, req.NamespacedName, base, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {

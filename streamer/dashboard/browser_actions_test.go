@@ -111,8 +111,12 @@ var _ = Describe("Cancel and re-run in the dashboard", func() {
 		Expect(e.detail()).To(HaveField("Visible", true), "Escape closed the dialog, not the detail view")
 		Expect(castNow(deploy).Spec.Cancel).To(BeNil())
 
-		By("cancelling once confirmed: the API server gets the editor's patch")
+		By("cancelling once confirmed, also when asked again before the last close event arrived: the API server gets the editor's patch")
 		e.do(chromedp.Click(chromedp.CSS("#action-cancel")))
+		Eventually(func() (bool, error) { return eval[bool](e, `document.getElementById('confirm-dialog').open`) }).Should(BeTrue())
+		// Keep, then Cancel again in the same task: the close event of the
+		// first question is dispatched while the second one is open.
+		Expect(mustEval[bool](e, `document.getElementById('confirm-keep').click(); document.getElementById('action-cancel').click(); true`)).To(BeTrue())
 		Eventually(func() (bool, error) { return eval[bool](e, `document.getElementById('confirm-dialog').open`) }).Should(BeTrue())
 		e.do(chromedp.Click(chromedp.CSS("#confirm-ok")))
 		editorName := "system:serviceaccount:" + ns + ":editor"

@@ -42,9 +42,23 @@ export class Actions {
     this.stateKey = '';
     this.pending = null;
     for (const b of BUTTONS) $(b.id).addEventListener('click', () => this.ask(b));
-    $('confirm-dialog').addEventListener('close', () => this.confirmed());
-    $('confirm-ok').addEventListener('click', () => $('confirm-dialog').close('ok'));
+    // OK acts at once; any other close (Keep, Escape, leaving the route)
+    // drops the question. A close event is dispatched after the fact, so
+    // one from Escape may arrive after the dialog was opened again: it
+    // leaves an open dialog's question alone.
+    $('confirm-ok').addEventListener('click', () => {
+      const p = this.pending;
+      this.pending = null;
+      $('confirm-dialog').close('ok');
+      this.confirmed(p);
+    });
     $('confirm-keep').addEventListener('click', () => $('confirm-dialog').close(''));
+    $('confirm-dialog').addEventListener('close', () => {
+      if ($('confirm-dialog').open || !this.pending) return;
+      const p = this.pending;
+      this.pending = null;
+      $(p.b.id)?.focus();
+    });
     // Leaving the page's route (the back button) ends an open question;
     // the next detail calls open, which starts its buttons afresh.
     window.addEventListener('hashchange', () => {
@@ -107,10 +121,9 @@ export class Actions {
     $('confirm-keep').focus();
   }
 
-  async confirmed() {
-    const p = this.pending;
-    this.pending = null;
-    if (!p || $('confirm-dialog').returnValue !== 'ok' || p.detail !== this.detail) {
+  /** Sends the confirmed action p, unless the detail it was asked on has gone. */
+  async confirmed(p) {
+    if (!p || p.detail !== this.detail) {
       $(p?.b.id ?? 'detail-title')?.focus();
       return;
     }

@@ -82,13 +82,6 @@ func (w *wakes) takeDue(now time.Time) (due []types.NamespacedName, next int64) 
 	return due, next
 }
 
-// len is how many Casts sleep until a wake.
-func (w *wakes) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.due)
-}
-
 // startWakes is the controller's source of due wakes: it runs while the
 // controller does (on the leader), handing each due Cast to the queue.
 func (r *CastReconciler) startWakes(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {

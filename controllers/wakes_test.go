@@ -11,6 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
+// len is how many Casts sleep until a wake.
+func (w *wakes) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.due)
+}
+
 func key(name string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: name} }
 
 func sortedNames(keys []types.NamespacedName) []string {
